@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * embed.h
+ *	  Start-up hooks of each layer, called once from _PG_init.
+ *
+ * src/embed.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EMBED_EMBED_H
+#define EMBED_EMBED_H
+
+/* src/train: GUCs and anything else training needs at load time. */
+extern void EmbedTrainInit(void);
+
+/* src/hnsw: the index's GUCs and reloption kind. */
+extern void EmbedHnswInit(void);
+
+#endif							/* EMBED_EMBED_H */
