@@ -895,6 +895,14 @@ state_final(FunctionCallInfo fcinfo, bool average)
 	{
 		float8		v = average ? s[i + 1] / s[0] : s[i + 1];
 
+		/*
+		 * No aggregate builds a NaN into its state, but the support
+		 * functions can be called directly with any float8[].
+		 */
+		if (isnan(v))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("invalid embedding aggregate state")));
 		r->x[i] = (float4) v;
 		if (isinf(r->x[i]))
 			ereport(ERROR,
