@@ -17,7 +17,7 @@ HEADERS = $(wildcard src/*.h src/train/*.h src/hnsw/*.h)
 # The install script is assembled from one fragment per layer, in the order
 # the objects depend on each other: the type first, then training, then the
 # index.
-SQL_PARTS = src/embed.sql $(sort $(wildcard src/train/*.sql)) $(sort $(wildcard src/hnsw/*.sql))
+SQL_PARTS = src/embed.sql $(filter-out src/embed.sql,$(sort $(wildcard src/*.sql))) $(sort $(wildcard src/train/*.sql)) $(sort $(wildcard src/hnsw/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
 

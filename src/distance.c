@@ -66,31 +66,17 @@ embed_l2sq_portable(const float *a, const float *b, int n)
 	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
+/*
+ * Three passes of the dot kernel: compilers vectorize each pass, while a
+ * single loop with three sets of partial sums is left scalar by gcc.
+ */
 static void
 embed_dot_norms_portable(const float *a, const float *b, int n,
 						 float *dot, float *aa, float *bb)
 {
-	float		d[8] = {0};
-	float		x[8] = {0};
-	float		y[8] = {0};
-	int			i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		for (int j = 0; j < 8; j++)
-		{
-			d[j] += a[i + j] * b[i + j];
-			x[j] += a[i + j] * a[i + j];
-			y[j] += b[i + j] * b[i + j];
-		}
-	for (; i < n; i++)
-	{
-		d[0] += a[i] * b[i];
-		x[0] += a[i] * a[i];
-		y[0] += b[i] * b[i];
-	}
-	*dot = ((d[0] + d[4]) + (d[1] + d[5])) + ((d[2] + d[6]) + (d[3] + d[7]));
-	*aa = ((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7]));
-	*bb = ((y[0] + y[4]) + (y[1] + y[5])) + ((y[2] + y[6]) + (y[3] + y[7]));
+	*dot = embed_dot_portable(a, b, n);
+	*aa = embed_dot_portable(a, a, n);
+	*bb = embed_dot_portable(b, b, n);
 }
 
 static void

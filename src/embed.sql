@@ -15,6 +15,13 @@ CREATE FUNCTION embedding_recv(internal, oid, integer) RETURNS embedding
 CREATE FUNCTION embedding_send(embedding) RETURNS bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+COMMENT ON FUNCTION embedding_in(cstring, oid, integer) IS 'text input of embedding';
+COMMENT ON FUNCTION embedding_out(embedding) IS 'text output of embedding';
+COMMENT ON FUNCTION embedding_typmod_in(cstring[]) IS 'type modifier input of embedding (the dimension)';
+COMMENT ON FUNCTION embedding_typmod_out(integer) IS 'type modifier output of embedding';
+COMMENT ON FUNCTION embedding_recv(internal, oid, integer) IS 'binary input of embedding';
+COMMENT ON FUNCTION embedding_send(embedding) IS 'binary output of embedding';
+
 -- STORAGE main: keep vectors in the heap row (compressed only if that
 -- helps, moved out of line only when the row cannot fit a page), so a scan
 -- that ranks rows does not pay a TOAST fetch per row.

@@ -22,6 +22,7 @@
 #include "common/shortest_dec.h"
 #include "distance.h"
 #include "embedding.h"
+#include "parse.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
@@ -56,13 +57,11 @@ InitEmbedding(int dim)
 }
 
 void
-CheckSameDims(Embedding a, Embedding b)
+ReportDifferentDims(int a, int b)
 {
-	if (a->dim != b->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different embedding dimensions %d and %d",
-						a->dim, b->dim)));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("different embedding dimensions %d and %d", a, b)));
 }
 
 void
@@ -128,13 +127,6 @@ float8_to_element(float8 v)
 
 /* ---- text I/O ---- */
 
-static inline bool
-embed_isspace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-		c == '\v' || c == '\f';
-}
-
 PG_FUNCTION_INFO_V1(embedding_in);
 Datum
 embedding_in(PG_FUNCTION_ARGS)
@@ -142,103 +134,57 @@ embedding_in(PG_FUNCTION_ARGS)
 	char	   *str = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
 	Node	   *escontext = fcinfo->context;
-	char	   *p = str;
-	int			cap = 64;
-	int			n = 0;
-	float4	   *buf;
+	int			cap = Min(embed_text_count_bound(str), EMBED_MAX_DIM + 1);
+	float4	   *buf = palloc(sizeof(float4) * cap);
+	const char *bad = NULL;
+	int			badlen = 0;
+	int			n;
 	Embedding	result;
 
-	(void) escontext;
+	(void) escontext;			/* unused before PostgreSQL 16 */
 
-	while (embed_isspace(*p))
-		p++;
-	if (*p != '[')
-		EMBED_INPUT_ERROR(escontext,
-						  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						   errmsg("invalid input syntax for type embedding: \"%s\"", str),
-						   errdetail("An embedding starts with \"[\".")));
-	p++;
-	while (embed_isspace(*p))
-		p++;
-	if (*p == ']')
-		EMBED_INPUT_ERROR(escontext,
-						  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						   errmsg("invalid input syntax for type embedding: \"%s\"", str),
-						   errdetail("An embedding must have at least 1 dimension.")));
-
-	buf = palloc(sizeof(float4) * cap);
-	for (;;)
+	switch (embed_parse_text(str, buf, Min(cap, EMBED_MAX_DIM), &n,
+							 &bad, &badlen))
 	{
-		char	   *end;
-		float4		v;
-
-		while (embed_isspace(*p))
-			p++;
-		if (n == EMBED_MAX_DIM)
+		case EMBED_PARSE_OK:
+			break;
+		case EMBED_PARSE_EMPTY:
+			EMBED_INPUT_ERROR(escontext,
+							  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							   errmsg("invalid input syntax for type embedding: \"%s\"", str),
+							   errdetail("An embedding must have at least 1 dimension.")));
+			break;
+		case EMBED_PARSE_TOO_MANY:
 			EMBED_INPUT_ERROR(escontext,
 							  (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							   errmsg("embedding cannot have more than %d dimensions",
 									  EMBED_MAX_DIM)));
-
-		/*
-		 * strtof would also take "nan", "inf" and hexadecimal floats; an
-		 * element must start like a decimal number, which rules those out.
-		 */
-		if (!(isdigit((unsigned char) *p) || *p == '-' || *p == '+' || *p == '.') ||
-			((*p == '-' || *p == '+') && !(isdigit((unsigned char) p[1]) || p[1] == '.')) ||
-			(p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) ||
-			((p[0] == '-' || p[0] == '+') && p[1] == '0' && (p[2] == 'x' || p[2] == 'X')))
-			EMBED_INPUT_ERROR(escontext,
-							  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-							   errmsg("invalid input syntax for type embedding: \"%s\"", str)));
-
-		errno = 0;
-		v = strtof(p, &end);
-		if (end == p)
-			EMBED_INPUT_ERROR(escontext,
-							  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-							   errmsg("invalid input syntax for type embedding: \"%s\"", str)));
-		if (errno == ERANGE && (v == 0.0f || isinf(v)))
+			break;
+		case EMBED_PARSE_OUT_OF_RANGE:
 			EMBED_INPUT_ERROR(escontext,
 							  (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 							   errmsg("\"%.*s\" is out of range for an embedding element",
-									  (int) (end - p), p)));
-		if (isnan(v) || isinf(v))
+									  badlen, bad)));
+			break;
+		case EMBED_PARSE_NOT_FINITE:
 			EMBED_INPUT_ERROR(escontext,
 							  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 							   errmsg("invalid input syntax for type embedding: \"%s\"", str),
 							   errdetail("NaN and infinity are not allowed in an embedding.")));
-		if (n == cap)
-		{
-			cap *= 2;
-			buf = repalloc(buf, sizeof(float4) * cap);
-		}
-		buf[n++] = v;
-		p = end;
-
-		while (embed_isspace(*p))
-			p++;
-		if (*p == ',')
-		{
-			p++;
-			continue;
-		}
-		if (*p == ']')
-		{
-			p++;
 			break;
-		}
-		EMBED_INPUT_ERROR(escontext,
-						  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						   errmsg("invalid input syntax for type embedding: \"%s\"", str)));
+		case EMBED_PARSE_JUNK:
+			EMBED_INPUT_ERROR(escontext,
+							  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							   errmsg("invalid input syntax for type embedding: \"%s\"", str),
+							   errdetail("Junk after closing bracket.")));
+			break;
+		default:
+			EMBED_INPUT_ERROR(escontext,
+							  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							   errmsg("invalid input syntax for type embedding: \"%s\"", str),
+							   errdetail("An embedding is written as [1,2,3].")));
+			break;
 	}
-	while (embed_isspace(*p))
-		p++;
-	if (*p != '\0')
-		EMBED_INPUT_ERROR(escontext,
-						  (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						   errmsg("invalid input syntax for type embedding: \"%s\"", str),
-						   errdetail("Junk after closing bracket.")));
 	if (typmod >= 0 && n != typmod)
 		EMBED_INPUT_ERROR(escontext,
 						  (errcode(ERRCODE_DATA_EXCEPTION),
@@ -316,36 +262,46 @@ embedding_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			dim;
-	int			unused;
+	const unsigned char *data = (const unsigned char *) buf->data + buf->cursor;
+	size_t		len = buf->len - buf->cursor;
+	int			room = 1;
 	Embedding	result;
+	int			dim;
+	size_t		used;
 
-	dim = (int16) pq_getmsgint(buf, 2);
-	unused = pq_getmsgint(buf, 2);
-	if (unused != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary data for type embedding"),
-				 errdetail("The reserved field is %d, not 0.", unused)));
-	if (dim < 1 || dim > EMBED_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary data for type embedding"),
-				 errdetail("The dimension is %d, outside 1..%d.", dim, EMBED_MAX_DIM)));
-	if ((Size) (buf->len - buf->cursor) < sizeof(float4) * dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary data for type embedding"),
-				 errdetail("The value claims %d dimensions but holds only %d bytes of elements.",
-						   dim, buf->len - buf->cursor)));
-	CheckDimTypmod(dim, typmod);
+	/*
+	 * Size the result by the announced dimension (clamped to the valid
+	 * range; the decoder rejects anything outside it).
+	 */
+	if (len >= 2)
+		room = Max(1, Min((int16) ((data[0] << 8) | data[1]), EMBED_MAX_DIM));
+	result = InitEmbedding(room);
 
-	result = InitEmbedding(dim);
-	for (int i = 0; i < dim; i++)
+	switch (embed_decode_binary(data, len, room, result->x, &dim, &used))
 	{
-		result->x[i] = pq_getmsgfloat4(buf);
-		CheckElementFinite(result->x[i]);
+		case EMBED_PARSE_OK:
+			break;
+		case EMBED_PARSE_BAD_HEADER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid binary data for type embedding"),
+					 errdetail("The dimension must be 1 to %d and the reserved field 0.",
+							   EMBED_MAX_DIM)));
+			break;
+		case EMBED_PARSE_NOT_FINITE:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("NaN and infinity are not allowed in an embedding")));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid binary data for type embedding"),
+					 errdetail("The value is shorter than its dimension says.")));
+			break;
 	}
+	CheckDimTypmod(dim, typmod);
+	buf->cursor += used;
 	PG_RETURN_EMBEDDING_P(result);
 }
 
@@ -462,6 +418,83 @@ embedding_to_real_array(PG_FUNCTION_ARGS)
 /* ---- distances ---- */
 
 /*
+ * Hint the CPU to fetch what is likely the next row's vector.
+ *
+ * A sequential scan visits the tuples of a heap page in line-pointer order,
+ * and tuples are placed from the end of the page towards its start, so the
+ * next row usually sits just below the current one in memory.  The CPU's
+ * own prefetcher cannot see that far ahead while we compute, and a ranking
+ * scan spends much of its time waiting for vectors to arrive from memory.
+ * A prefetch never faults, so a wrong guess costs only the hint.
+ */
+static inline void
+prefetch_preceding(const void *p, Size size)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	const char *c = (const char *) p;
+	Size		span = Min(size, 2048);
+
+	for (Size off = 64; off <= span; off += 64)
+		__builtin_prefetch(c - off, 0, 3);
+#endif
+}
+
+/*
+ * The kernels sum in float4.  With elements near the float4 limits a sum
+ * can overflow although the true result fits a double; these rare cases
+ * are redone here in double precision.
+ */
+static float8
+dot_double(const float4 *a, const float4 *b, int n)
+{
+	float8		s = 0.0;
+
+	for (int i = 0; i < n; i++)
+		s += (float8) a[i] * b[i];
+	return s;
+}
+
+static float8
+l2sq_double(const float4 *a, const float4 *b, int n)
+{
+	float8		s = 0.0;
+
+	for (int i = 0; i < n; i++)
+	{
+		float8		d = (float8) a[i] - b[i];
+
+		s += d * d;
+	}
+	return s;
+}
+
+static inline float8
+embedding_dot(Embedding a, Embedding b)
+{
+	float		r;
+
+	CheckSameDims(a, b);
+	prefetch_preceding(a, VARSIZE(a));
+	prefetch_preceding(b, VARSIZE(b));
+	r = embed_dot(a->x, b->x, a->dim);
+
+	return likely(isfinite(r)) ? r : dot_double(a->x, b->x, a->dim);
+}
+
+static inline float8
+embedding_l2sq(Embedding a, Embedding b)
+{
+	float		r;
+
+	CheckSameDims(a, b);
+	prefetch_preceding(a, VARSIZE(a));
+	prefetch_preceding(b, VARSIZE(b));
+	r = embed_l2sq(a->x, b->x, a->dim);
+
+	return likely(isfinite(r)) ? r : l2sq_double(a->x, b->x, a->dim);
+}
+
+/*
  * Cosine similarity in double from the float partial sums.  A zero vector
  * has no direction, so the similarity is undefined: NaN, which sorts after
  * every number in ORDER BY.
@@ -469,16 +502,30 @@ embedding_to_real_array(PG_FUNCTION_ARGS)
 static inline float8
 cosine_similarity_internal(Embedding a, Embedding b)
 {
-	float		dot,
+	float		fdot,
+				faa,
+				fbb;
+	float8		dot,
 				aa,
-				bb;
-	float8		sim;
+				bb,
+				sim;
 
 	CheckSameDims(a, b);
-	embed_dot_norms(a->x, b->x, a->dim, &dot, &aa, &bb);
-	if (aa == 0.0f || bb == 0.0f)
+	prefetch_preceding(a, VARSIZE(a));
+	prefetch_preceding(b, VARSIZE(b));
+	embed_dot_norms(a->x, b->x, a->dim, &fdot, &faa, &fbb);
+	dot = fdot;
+	aa = faa;
+	bb = fbb;
+	if (unlikely(!isfinite(fdot) || !isfinite(faa) || !isfinite(fbb)))
+	{
+		dot = dot_double(a->x, b->x, a->dim);
+		aa = dot_double(a->x, a->x, a->dim);
+		bb = dot_double(b->x, b->x, b->dim);
+	}
+	if (aa == 0.0 || bb == 0.0)
 		return get_float8_nan();
-	sim = (float8) dot / sqrt((float8) aa * (float8) bb);
+	sim = dot / sqrt(aa * bb);
 	if (sim > 1.0)
 		sim = 1.0;
 	else if (sim < -1.0)
@@ -513,8 +560,7 @@ embedding_inner_product(PG_FUNCTION_ARGS)
 	Embedding	a = PG_GETARG_EMBEDDING_P(0);
 	Embedding	b = PG_GETARG_EMBEDDING_P(1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8((float8) embed_dot(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(embedding_dot(a, b));
 }
 
 PG_FUNCTION_INFO_V1(embedding_negative_inner_product);
@@ -524,8 +570,7 @@ embedding_negative_inner_product(PG_FUNCTION_ARGS)
 	Embedding	a = PG_GETARG_EMBEDDING_P(0);
 	Embedding	b = PG_GETARG_EMBEDDING_P(1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(-(float8) embed_dot(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(-embedding_dot(a, b));
 }
 
 PG_FUNCTION_INFO_V1(embedding_l2_distance);
@@ -535,8 +580,7 @@ embedding_l2_distance(PG_FUNCTION_ARGS)
 	Embedding	a = PG_GETARG_EMBEDDING_P(0);
 	Embedding	b = PG_GETARG_EMBEDDING_P(1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(sqrt((float8) embed_l2sq(a->x, b->x, a->dim)));
+	PG_RETURN_FLOAT8(sqrt(embedding_l2sq(a, b)));
 }
 
 PG_FUNCTION_INFO_V1(embedding_l2_squared_distance);
@@ -546,8 +590,7 @@ embedding_l2_squared_distance(PG_FUNCTION_ARGS)
 	Embedding	a = PG_GETARG_EMBEDDING_P(0);
 	Embedding	b = PG_GETARG_EMBEDDING_P(1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8((float8) embed_l2sq(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(embedding_l2sq(a, b));
 }
 
 /* ---- properties and arithmetic ---- */
@@ -880,6 +923,14 @@ state_final(FunctionCallInfo fcinfo, bool average)
 	{
 		float8		v = average ? s[i + 1] / s[0] : s[i + 1];
 
+		/*
+		 * No aggregate builds a NaN into its state, but the support
+		 * functions can be called directly with any float8[].
+		 */
+		if (isnan(v))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("invalid embedding aggregate state")));
 		r->x[i] = (float4) v;
 		if (isinf(r->x[i]))
 			ereport(ERROR,

@@ -40,7 +40,14 @@ typedef EmbeddingData *Embedding;
 extern Embedding InitEmbedding(int dim);
 
 /* Errors out (22000 class) unless a and b have the same dimension. */
-extern void CheckSameDims(Embedding a, Embedding b);
+extern void ReportDifferentDims(int a, int b) pg_attribute_noreturn();
+
+static inline void
+CheckSameDims(Embedding a, Embedding b)
+{
+	if (unlikely(a->dim != b->dim))
+		ReportDifferentDims(a->dim, b->dim);
+}
 
 /* Errors out (22023/54000) unless dim is a valid dimension. */
 extern void CheckDimRange(int dim);

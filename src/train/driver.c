@@ -1,0 +1,750 @@
+/*-------------------------------------------------------------------------
+ *
+ * driver.c
+ *	  embed_train(): argument checks, reading the corpus, the training run
+ *	  on the leader and parallel workers, progress and the summary row.
+ *
+ * Layout.  Everything training touches lives in one block, TrainShared
+ * followed by arrays at 64-byte aligned offsets: the two weight matrices,
+ * the encoded corpus, the document offsets, the chunk boundaries, the
+ * subsampling thresholds, the alias table and the loss slots.  With one
+ * worker the block is ordinary backend memory.  With more it is allocated
+ * in the dynamic shared memory of a ParallelContext, and workers - 1
+ * parallel workers attach to it and run the same loop as the leader.
+ *
+ * Work distribution.  The corpus is cut at document boundaries into chunks
+ * of roughly equal size; job j (0 <= j < epochs * nchunks) is chunk
+ * j % nchunks of epoch j / nchunks.  Participants claim jobs with an atomic
+ * counter, so a worker that fails to start only costs speed.  Each job seeds
+ * its own generator from (seed, epoch, chunk): with one worker the run is
+ * bit-for-bit reproducible, because the learning rate only depends on the
+ * number of tokens done, which then advances deterministically.
+ *
+ * The learning rate decays linearly with the tokens done over all
+ * participants, from alpha to alpha * 1e-4, as in word2vec.  Tokens are
+ * counted before subsampling, so "tokens trained" is epochs times the
+ * corpus tokens in the vocabulary, the figure word2vec reports.
+ *
+ * Interrupts.  Every participant calls CHECK_FOR_INTERRUPTS after each
+ * slice of at most TRAIN_SLICE centre words (a few milliseconds).  A cancel
+ * or statement_timeout in the leader aborts the transaction, which
+ * terminates the workers (their own CHECK_FOR_INTERRUPTS then exits) and
+ * rolls back whatever the call created; a worker's error reaches the
+ * leader through the parallel message queue the same way.
+ *
+ * Progress.  The leader reports through the backend progress slots of
+ * pg_stat_activity under a private command code (see embed_train_progress
+ * in train.c) and, with progress => true, as NOTICE lines at most every
+ * TRAIN_NOTICE_SECS seconds.
+ *
+ * src/train/driver.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "portability/instr_time.h"
+#include "storage/shm_toc.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "embedding.h"
+#include "train.h"
+
+PG_FUNCTION_INFO_V1(embed_train);
+
+/* Centre words trained between interrupt checks and rate updates. */
+#define TRAIN_SLICE			512
+/* Kept tokens of a document trained as one sentence at most. */
+#define TRAIN_SENTENCE_MAX	(64 * 1024)
+/* Target tokens per chunk, and the most chunks per epoch. */
+#define TRAIN_CHUNK_TOKENS	(64 * 1024)
+#define TRAIN_MAX_CHUNKS	1024
+/* Seconds between NOTICE lines and between progress slot updates. */
+#define TRAIN_NOTICE_SECS	5.0
+#define TRAIN_SLOT_SECS		0.5
+/* The learning rate never falls below alpha times this. */
+#define TRAIN_ALPHA_FLOOR	1e-4
+
+#define TRAIN_MAX_WORKERS	64
+#define TRAIN_MAX_EPOCHS	1000
+#define TRAIN_MAX_WINDOW	1000
+#define TRAIN_MAX_NEGATIVE	100
+
+#define EMBED_TRAIN_SHM_KEY	UINT64CONST(0xE3BED0000001)
+
+typedef struct TrainLossSlot
+{
+	double		loss;
+	int64		pairs;
+} TrainLossSlot;
+
+typedef struct TrainShared
+{
+	/* parameters */
+	int			dim;
+	int			window;
+	int			negative;
+	int			epochs;
+	bool		cbow;
+	float		alpha;
+	uint64		seed;
+	int			nparticipants;
+
+	/* sizes */
+	int32		vocab_size;
+	int64		ntokens;
+	int64		ndocs;
+	int			nchunks;
+
+	/* byte offsets of the arrays from the start of this struct */
+	Size		off_syn0;
+	Size		off_syn1;
+	Size		off_tokens;
+	Size		off_doc_start;
+	Size		off_chunk_doc;
+	Size		off_keep;
+	Size		off_alias_prob;
+	Size		off_alias_index;
+	Size		off_loss;		/* nparticipants x epochs TrainLossSlot */
+	Size		total_size;
+
+	/* coordination */
+	pg_atomic_uint64 next_job;
+	pg_atomic_uint64 tokens_done;
+} TrainShared;
+
+#define SH_ARRAY(sh, off, type) ((type *) ((char *) (sh) + (sh)->off))
+
+/* Leader-only state for progress reporting. */
+typedef struct TrainProgress
+{
+	bool		notices;
+	instr_time	start;
+	instr_time	last_notice;
+	instr_time	last_slot;
+	int64		tokens_at_last;
+	double		loss_at_last;
+	int64		pairs_at_last;
+	double		seconds_at_last;
+} TrainProgress;
+
+static Size
+AlignUp(Size s)
+{
+	return TYPEALIGN(64, s);
+}
+
+/*
+ * Compute the layout of the shared block for the given sizes.
+ */
+static Size
+TrainLayout(TrainShared *sh)
+{
+	Size		off = AlignUp(sizeof(TrainShared));
+	Size		mat = (Size) sh->vocab_size * sh->dim * sizeof(float);
+
+	sh->off_syn0 = off;
+	off = AlignUp(off + mat);
+	sh->off_syn1 = off;
+	off = AlignUp(off + mat);
+	sh->off_tokens = off;
+	off = AlignUp(off + (Size) sh->ntokens * sizeof(int32));
+	sh->off_doc_start = off;
+	off = AlignUp(off + (Size) (sh->ndocs + 1) * sizeof(int64));
+	sh->off_chunk_doc = off;
+	off = AlignUp(off + (Size) (sh->nchunks + 1) * sizeof(int64));
+	sh->off_keep = off;
+	off = AlignUp(off + (Size) sh->vocab_size * sizeof(uint32));
+	sh->off_alias_prob = off;
+	off = AlignUp(off + (Size) sh->vocab_size * sizeof(uint32));
+	sh->off_alias_index = off;
+	off = AlignUp(off + (Size) sh->vocab_size * sizeof(int32));
+	sh->off_loss = off;
+	off = AlignUp(off + (Size) sh->nparticipants * sh->epochs *
+				  sizeof(TrainLossSlot));
+	sh->total_size = off;
+	return off;
+}
+
+/*
+ * Sum the loss slots of one epoch (or all when epoch < 0).
+ */
+static void
+SumLoss(TrainShared *sh, int epoch, double *loss, int64 *pairs)
+{
+	TrainLossSlot *slots = SH_ARRAY(sh, off_loss, TrainLossSlot);
+	int			p,
+				e;
+
+	*loss = 0;
+	*pairs = 0;
+	for (p = 0; p < sh->nparticipants; p++)
+		for (e = 0; e < sh->epochs; e++)
+		{
+			volatile TrainLossSlot *s = &slots[p * sh->epochs + e];
+
+			if (epoch >= 0 && e != epoch)
+				continue;
+			*loss += s->loss;
+			*pairs += s->pairs;
+		}
+}
+
+static void
+FormatDuration(char *buf, size_t len, double secs)
+{
+	long		s = (long) (secs + 0.5);
+
+	if (s >= 3600)
+		snprintf(buf, len, "%ld h %ld min", s / 3600, (s % 3600) / 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%ld min %ld s", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%ld s", s);
+}
+
+/*
+ * Leader only: update the progress slots, and emit a NOTICE when due.
+ */
+static void
+ReportProgress(TrainShared *sh, TrainProgress *pr, bool force)
+{
+	instr_time	now,
+				since;
+	double		elapsed,
+				since_slot,
+				since_notice;
+	int64		done = pg_atomic_read_u64(&sh->tokens_done);
+	int64		total = (int64) sh->epochs * sh->ntokens;
+	double		rate,
+				left,
+				loss_sum,
+				loss;
+	int64		pairs;
+	int			epoch;
+
+	INSTR_TIME_SET_CURRENT(now);
+	since = now;
+	INSTR_TIME_SUBTRACT(since, pr->last_slot);
+	since_slot = INSTR_TIME_GET_DOUBLE(since);
+	if (!force && since_slot < TRAIN_SLOT_SECS)
+		return;
+	pr->last_slot = now;
+
+	since = now;
+	INSTR_TIME_SUBTRACT(since, pr->start);
+	elapsed = INSTR_TIME_GET_DOUBLE(since);
+	since = now;
+	INSTR_TIME_SUBTRACT(since, pr->last_notice);
+	since_notice = INSTR_TIME_GET_DOUBLE(since);
+
+	/* rate and loss over the interval since the last NOTICE */
+	rate = (elapsed - pr->seconds_at_last) > 0 ?
+		(done - pr->tokens_at_last) / (elapsed - pr->seconds_at_last) : 0;
+	if (rate <= 0 && elapsed > 0)
+		rate = done / elapsed;
+	SumLoss(sh, -1, &loss_sum, &pairs);
+	loss = (pairs - pr->pairs_at_last) > 0 ?
+		(loss_sum - pr->loss_at_last) / (pairs - pr->pairs_at_last) :
+		(pairs > 0 ? loss_sum / pairs : 0);
+	left = rate > 0 ? (total - done) / rate : 0;
+	epoch = sh->ntokens > 0 ? (int) Min(done / sh->ntokens, sh->epochs - 1) + 1 : 1;
+
+	{
+		const int	idx[] = {EMBED_PROGRESS_EPOCH, EMBED_PROGRESS_PERMILLE,
+			EMBED_PROGRESS_TOKENS_SEC, EMBED_PROGRESS_LOSS_MICRO,
+		EMBED_PROGRESS_SECONDS_LEFT};
+		int64		val[5];
+
+		val[0] = epoch;
+		val[1] = total > 0 ? (int64) (10000.0 * done / total) : 0;
+		val[2] = (int64) rate;
+		val[3] = (int64) (loss * 1e6);
+		val[4] = (int64) left;
+		pgstat_progress_update_multi_param(5, idx, val);
+	}
+
+	if (pr->notices && (force || since_notice >= TRAIN_NOTICE_SECS))
+	{
+		char		buf[64];
+
+		FormatDuration(buf, sizeof(buf), left);
+		ereport(NOTICE,
+				(errmsg("epoch %d/%d: %.1f%% done, %.0f tokens/s, loss %.4f, %s left",
+						epoch, sh->epochs,
+						total > 0 ? 100.0 * done / total : 100.0,
+						rate, loss, buf)));
+		pr->last_notice = now;
+	}
+	if (force || since_notice >= TRAIN_NOTICE_SECS)
+	{
+		pr->tokens_at_last = done;
+		pr->seconds_at_last = elapsed;
+		pr->loss_at_last = loss_sum;
+		pr->pairs_at_last = pairs;
+	}
+}
+
+/*
+ * The training loop of one participant: the leader (participant 0, with
+ * pr set) or a parallel worker.
+ */
+static void
+TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
+{
+	const int32 *tokens = SH_ARRAY(sh, off_tokens, int32);
+	const int64 *doc_start = SH_ARRAY(sh, off_doc_start, int64);
+	const int64 *chunk_doc = SH_ARRAY(sh, off_chunk_doc, int64);
+	const uint32 *keep = SH_ARRAY(sh, off_keep, uint32);
+	TrainLossSlot *slots = SH_ARRAY(sh, off_loss, TrainLossSlot);
+	uint64		njobs = (uint64) sh->epochs * sh->nchunks;
+	double		total = (double) sh->epochs * sh->ntokens + 1;
+	SgnsModel	m;
+	SgnsWork	w;
+	int32	   *sen;
+
+	m.dim = sh->dim;
+	m.window = sh->window;
+	m.negative = sh->negative;
+	m.cbow = sh->cbow;
+	m.vocab_size = sh->vocab_size;
+	m.syn0 = SH_ARRAY(sh, off_syn0, float);
+	m.syn1 = SH_ARRAY(sh, off_syn1, float);
+	m.alias_prob = SH_ARRAY(sh, off_alias_prob, uint32);
+	m.alias_index = SH_ARRAY(sh, off_alias_index, int32);
+
+	w.neu1 = palloc(sizeof(float) * sh->dim);
+	w.neu1e = palloc(sizeof(float) * sh->dim);
+	sen = palloc(sizeof(int32) * TRAIN_SENTENCE_MAX);
+
+	for (;;)
+	{
+		uint64		job = pg_atomic_fetch_add_u64(&sh->next_job, 1);
+		int			epoch;
+		int			chunk;
+		int64		d;
+		TrainLossSlot *slot;
+
+		if (job >= njobs)
+			break;
+		epoch = (int) (job / sh->nchunks);
+		chunk = (int) (job % sh->nchunks);
+		slot = &slots[participant * sh->epochs + epoch];
+		w.rng = TrainRandSeed(sh->seed, epoch + 1, chunk + 1);
+
+		for (d = chunk_doc[chunk]; d < chunk_doc[chunk + 1]; d++)
+		{
+			int64		t = doc_start[d];
+			int64		end = doc_start[d + 1];
+
+			while (t < end)
+			{
+				int			n = 0;
+				int64		raw_begin = t;
+				int64		raw;
+				int			from;
+
+				/* subsample the next sentence */
+				while (t < end && n < TRAIN_SENTENCE_MAX)
+				{
+					int32		tok = tokens[t++];
+
+					if ((uint32) (TrainRandNext(&w.rng) >> 32) < keep[tok])
+						sen[n++] = tok;
+				}
+				raw = t - raw_begin;
+
+				for (from = 0; from < n || from == 0; from += TRAIN_SLICE)
+				{
+					int			to = Min(from + TRAIN_SLICE, n);
+					int64		raw_slice;
+					uint64		done;
+					double		progress;
+					float		alpha;
+
+					/* the rate for this slice, from the tokens done so far */
+					done = pg_atomic_read_u64(&sh->tokens_done);
+					progress = (double) done / total;
+					alpha = sh->alpha * (float) Max(1.0 - progress,
+													TRAIN_ALPHA_FLOOR);
+
+					w.loss = 0;
+					w.pairs = 0;
+					if (to > from)
+						SgnsTrainRange(&m, &w, sen, n, from, to, alpha);
+					slot->loss += w.loss;
+					slot->pairs += w.pairs;
+
+					/* credit the raw tokens this slice stands for */
+					raw_slice = n > 0 ? raw * to / n - raw * from / n : raw;
+					pg_atomic_fetch_add_u64(&sh->tokens_done, raw_slice);
+
+					CHECK_FOR_INTERRUPTS();
+					if (pr)
+						ReportProgress(sh, pr, false);
+					if (n == 0)
+						break;
+				}
+			}
+		}
+	}
+	pfree(sen);
+	pfree(w.neu1);
+	pfree(w.neu1e);
+}
+
+/*
+ * Entry point of a parallel worker.
+ */
+PGDLLEXPORT void EmbedTrainWorkerMain(dsm_segment *seg, shm_toc *toc);
+
+void
+EmbedTrainWorkerMain(dsm_segment *seg, shm_toc *toc)
+{
+	TrainShared *sh = shm_toc_lookup(toc, EMBED_TRAIN_SHM_KEY, false);
+
+	TrainParticipant(sh, ParallelWorkerNumber + 1, NULL);
+}
+
+/*
+ * Fill a freshly laid-out block from the corpus.
+ */
+static void
+TrainFill(TrainShared *sh, Corpus corpus, double sample)
+{
+	float	   *syn0 = SH_ARRAY(sh, off_syn0, float);
+	float	   *syn1 = SH_ARRAY(sh, off_syn1, float);
+	int64	   *chunk_doc = SH_ARRAY(sh, off_chunk_doc, int64);
+	const int64 *doc_start = corpus->doc_start;
+	int64		nweights = (int64) sh->vocab_size * sh->dim;
+	int64		i;
+	uint64		rng = TrainRandSeed(sh->seed, 0, 0);
+	int64		per_chunk;
+	int			c;
+	int64		d;
+
+	/* input vectors uniform in [-0.5, 0.5) / dim, output vectors zero */
+	for (i = 0; i < nweights; i++)
+	{
+		uint32		r = (uint32) (TrainRandNext(&rng) >> 32);
+
+		syn0[i] = (float) (((double) r / 4294967296.0 - 0.5) / sh->dim);
+	}
+	memset(syn1, 0, sizeof(float) * nweights);
+
+	memcpy(SH_ARRAY(sh, off_tokens, int32), corpus->tokens,
+		   sizeof(int32) * corpus->ntokens);
+	memcpy(SH_ARRAY(sh, off_doc_start, int64), corpus->doc_start,
+		   sizeof(int64) * (corpus->ndocs + 1));
+
+	/* chunks: cut at the first document boundary past each share */
+	per_chunk = (corpus->ntokens + sh->nchunks - 1) / sh->nchunks;
+	chunk_doc[0] = 0;
+	c = 1;
+	for (d = 1; d < corpus->ndocs && c < sh->nchunks; d++)
+	{
+		if (doc_start[d] >= per_chunk * c)
+			chunk_doc[c++] = d;
+	}
+	/* fewer cuts than planned (large documents): shrink nchunks */
+	sh->nchunks = c;
+	chunk_doc[c] = corpus->ndocs;
+
+	SubsampleThresholds(corpus->counts, corpus->vocab_size, corpus->ntokens,
+						sample, SH_ARRAY(sh, off_keep, uint32));
+	AliasTableBuild(corpus->counts, corpus->vocab_size,
+					SH_ARRAY(sh, off_alias_prob, uint32),
+					SH_ARRAY(sh, off_alias_index, int32));
+	memset(SH_ARRAY(sh, off_loss, TrainLossSlot), 0,
+		   sizeof(TrainLossSlot) * sh->nparticipants * sh->epochs);
+	pg_atomic_init_u64(&sh->next_job, 0);
+	pg_atomic_init_u64(&sh->tokens_done, 0);
+}
+
+static char *
+ArgText(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+static void
+ArgNotNull(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", name)));
+}
+
+static void
+CheckRange(const char *name, double value, double lo, double hi)
+{
+	if (!(value >= lo && value <= hi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between %g and %g", name, lo, hi),
+				 errdetail("The value given was %g.", value)));
+}
+
+/*
+ * embed_train(tokens regclass, model text, dim int, "window" int,
+ *			   negative int, epochs int, min_count int, sample float8,
+ *			   alpha float8, method text, seed bigint, workers int,
+ *			   doc_column text, pos_column text, token_column text,
+ *			   replace bool, progress bool)
+ * RETURNS (vocab_size int, tokens_read bigint, tokens_trained bigint,
+ *			seconds float8, tokens_per_second float8, final_loss float8,
+ *			read_seconds float8, workers_used int)
+ */
+Datum
+embed_train(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *model;
+	TrainParams params;
+	char	   *method;
+	bool		replace;
+	bool		progress;
+	CorpusSource src;
+	TupleDesc	tupdesc;
+	MemoryContext callercxt = CurrentMemoryContext;
+	MemoryContext traincxt;
+	MemoryContext oldcxt;
+	RangeVar   *rv;
+	Corpus		corpus;
+	TrainShared header;
+	TrainShared *sh;
+	ParallelContext *pcxt = NULL;
+	int			workers_used = 1;
+	float	   *syn0;
+	instr_time	start,
+				now,
+				train_start;
+	double		seconds,
+				train_seconds,
+				final_loss;
+	int64		pairs;
+	TrainProgress pr;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	int			i;
+
+	for (i = 0; i < 17; i++)
+	{
+		static const char *const names[] = {
+			"tokens", "model", "dim", "window", "negative", "epochs",
+			"min_count", "sample", "alpha", "method", "seed", "workers",
+			"doc_column", "pos_column", "token_column", "replace", "progress"
+		};
+
+		ArgNotNull(fcinfo, i, names[i]);
+	}
+	relid = PG_GETARG_OID(0);
+	model = ArgText(fcinfo, 1, "model");
+	params.dim = PG_GETARG_INT32(2);
+	params.window = PG_GETARG_INT32(3);
+	params.negative = PG_GETARG_INT32(4);
+	params.epochs = PG_GETARG_INT32(5);
+	params.min_count = PG_GETARG_INT32(6);
+	params.sample = PG_GETARG_FLOAT8(7);
+	params.alpha = PG_GETARG_FLOAT8(8);
+	method = ArgText(fcinfo, 9, "method");
+	params.seed = PG_GETARG_INT64(10);
+	params.workers = PG_GETARG_INT32(11);
+	src.doc_column = ArgText(fcinfo, 12, "doc_column");
+	src.pos_column = ArgText(fcinfo, 13, "pos_column");
+	src.token_column = ArgText(fcinfo, 14, "token_column");
+	replace = PG_GETARG_BOOL(15);
+	progress = PG_GETARG_BOOL(16);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	CheckRange("dim", params.dim, 1, EMBED_MAX_DIM);
+	CheckRange("window", params.window, 1, TRAIN_MAX_WINDOW);
+	CheckRange("negative", params.negative, 1, TRAIN_MAX_NEGATIVE);
+	CheckRange("epochs", params.epochs, 1, TRAIN_MAX_EPOCHS);
+	CheckRange("min_count", params.min_count, 1, PG_INT32_MAX);
+	if (!(params.sample >= 0 && params.sample < 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample must be at least 0 and less than 1"),
+				 errdetail("The value given was %g.", params.sample)));
+	if (!(params.alpha > 0 && params.alpha <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("alpha must be greater than 0 and at most 1"),
+				 errdetail("The value given was %g.", params.alpha)));
+	CheckRange("workers", params.workers, 1, TRAIN_MAX_WORKERS);
+	if (strcmp(method, "skipgram") == 0 || strcmp(method, "skip-gram") == 0)
+		params.cbow = false;
+	else if (strcmp(method, "cbow") == 0)
+		params.cbow = true;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized training method \"%s\"", method),
+				 errhint("Use \"skipgram\" or \"cbow\".")));
+
+	/* the relation must exist (a stale regclass OID may not) */
+	if (get_rel_name(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+
+	/* refuse an existing model table before spending any time */
+	ModelPrepareName(model, replace, &rv);
+
+	INSTR_TIME_SET_CURRENT(start);
+	traincxt = AllocSetContextCreate(CurrentMemoryContext, "embed_train",
+									 ALLOCSET_DEFAULT_SIZES);
+	pgstat_progress_start_command(EMBED_PROGRESS_COMMAND, relid);
+	pgstat_progress_update_param(EMBED_PROGRESS_PHASE, 1);
+	pgstat_progress_update_param(EMBED_PROGRESS_EPOCHS, params.epochs);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	oldcxt = MemoryContextSwitchTo(traincxt);
+
+	src.relid = relid;
+	src.min_count = params.min_count;
+	src.memory_limit = (int64) embed_train_memory_limit_kb * 1024;
+	src.bytes_per_word = 2 * (int64) params.dim * sizeof(float) +
+		2 * sizeof(uint32) + sizeof(int32);
+	src.progress = progress;
+	corpus = CorpusRead(&src);
+
+	/* lay out the training block */
+	memset(&header, 0, sizeof(header));
+	header.dim = params.dim;
+	header.window = params.window;
+	header.negative = params.negative;
+	header.epochs = params.epochs;
+	header.cbow = params.cbow;
+	header.alpha = (float) params.alpha;
+	header.seed = (uint64) params.seed;
+	header.nparticipants = params.workers;
+	header.vocab_size = corpus->vocab_size;
+	header.ntokens = corpus->ntokens;
+	header.ndocs = corpus->ndocs;
+	header.nchunks = (int) Max(1, Min(TRAIN_MAX_CHUNKS,
+									  corpus->ntokens / TRAIN_CHUNK_TOKENS));
+	header.nchunks = (int) Min(header.nchunks, corpus->ndocs);
+	TrainLayout(&header);
+
+	pgstat_progress_update_param(EMBED_PROGRESS_PHASE, 2);
+	if (params.workers > 1)
+	{
+		EnterParallelMode();
+		pcxt = CreateParallelContext("embed", "EmbedTrainWorkerMain",
+									 params.workers - 1);
+		shm_toc_estimate_chunk(&pcxt->estimator, header.total_size);
+		shm_toc_estimate_keys(&pcxt->estimator, 1);
+		InitializeParallelDSM(pcxt);
+		sh = shm_toc_allocate(pcxt->toc, header.total_size);
+		shm_toc_insert(pcxt->toc, EMBED_TRAIN_SHM_KEY, sh);
+	}
+	else
+		sh = MemoryContextAllocHuge(traincxt, header.total_size);
+	memcpy(sh, &header, sizeof(TrainShared));
+	TrainFill(sh, corpus, params.sample);
+
+	/* the encoded corpus now lives in the block */
+	pfree(corpus->tokens);
+	corpus->tokens = NULL;
+
+	INSTR_TIME_SET_CURRENT(train_start);
+	if (pcxt)
+	{
+		LaunchParallelWorkers(pcxt);
+		workers_used = 1 + pcxt->nworkers_launched;
+		if (pcxt->nworkers_launched < params.workers - 1)
+			ereport(DEBUG1,
+					(errmsg("launched %d of %d parallel workers",
+							pcxt->nworkers_launched, params.workers - 1)));
+	}
+	pgstat_progress_update_param(EMBED_PROGRESS_WORKERS, workers_used);
+
+	memset(&pr, 0, sizeof(pr));
+	pr.notices = progress;
+	pr.start = train_start;
+	pr.last_notice = train_start;
+	pr.last_slot = train_start;
+	TrainParticipant(sh, 0, &pr);
+
+	if (pcxt)
+		WaitForParallelWorkersToFinish(pcxt);
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, train_start);
+	train_seconds = INSTR_TIME_GET_DOUBLE(now);
+	ReportProgress(sh, &pr, progress);
+
+	{
+		double		loss_sum;
+
+		SumLoss(sh, sh->epochs - 1, &loss_sum, &pairs);
+		final_loss = pairs > 0 ? loss_sum / pairs : 0;
+	}
+
+	/* keep the input vectors; the rest of the block can go */
+	if (pcxt)
+	{
+		syn0 = MemoryContextAllocHuge(traincxt,
+									  sizeof(float) * sh->vocab_size * sh->dim);
+		memcpy(syn0, SH_ARRAY(sh, off_syn0, float),
+			   sizeof(float) * sh->vocab_size * sh->dim);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+	}
+	else
+		syn0 = SH_ARRAY(sh, off_syn0, float);
+
+	/* write the model table */
+	pgstat_progress_update_param(EMBED_PROGRESS_PHASE, 3);
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	ModelWrite(rv, replace, corpus, syn0, &params,
+			   get_func_namespace(fcinfo->flinfo->fn_oid),
+			   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										  get_rel_name(relid)),
+			   workers_used, INSTR_TIME_GET_DOUBLE(now), final_loss);
+
+	MemoryContextSwitchTo(oldcxt);
+	SPI_finish();
+	pgstat_progress_end_command();
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	seconds = INSTR_TIME_GET_DOUBLE(now);
+
+	MemoryContextSwitchTo(callercxt);
+	values[0] = Int32GetDatum(corpus->vocab_size);
+	values[1] = Int64GetDatum(corpus->tokens_read);
+	values[2] = Int64GetDatum((int64) params.epochs * corpus->ntokens);
+	values[3] = Float8GetDatum(seconds);
+	values[4] = Float8GetDatum(train_seconds > 0 ?
+							   (double) params.epochs * corpus->ntokens / train_seconds : 0);
+	values[5] = Float8GetDatum(final_loss);
+	values[6] = Float8GetDatum(corpus->read_seconds);
+	values[7] = Int32GetDatum(workers_used);
+	MemoryContextDelete(traincxt);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,152 @@
+/*-------------------------------------------------------------------------
+ *
+ * sgns_kernel.h
+ *	  Body of the word2vec update kernel, included by sgns.c once per
+ *	  instruction set with SGNS_FN_ATTR (a target attribute or nothing) and
+ *	  SGNS_SUFFIX (the name suffix) defined, and SgnsDot_<suffix> declared.
+ *
+ * src/train/sgns_kernel.h
+ *
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * One negative-sampling step for input vector `in` against target `t`:
+ * returns the gradient scale g and updates the output vector and the
+ * accumulated input error err (err += g * out; out += g * in).
+ */
+SGNS_FN_ATTR static inline void
+SGNS_SUFFIX(SgnsStep) (const float *restrict in, float *restrict out,
+					   float *restrict err, int dim, float label,
+					   float alpha, SgnsWork *w)
+{
+	float		f = SGNS_SUFFIX(SgnsDot) (in, out, dim);
+	float		g;
+	int			i;
+
+	if (f >= SIGMOID_BOUND)
+	{
+		g = (label - 1.0f) * alpha;
+		w->loss += label > 0 ? nlogsig_table[SIGMOID_SIZE] : f;
+	}
+	else if (f <= -SIGMOID_BOUND)
+	{
+		g = label * alpha;
+		w->loss += label > 0 ? -f : nlogsig_table[SIGMOID_SIZE];
+	}
+	else
+	{
+		int			idx = (int) ((f + SIGMOID_BOUND) *
+								 (SIGMOID_SIZE / (2 * SIGMOID_BOUND)));
+
+		g = (label - sigmoid_table[idx]) * alpha;
+		w->loss += label > 0 ? nlogsig_table[idx] :
+			nlogsig_table[SIGMOID_SIZE - idx];
+	}
+	w->pairs++;
+
+	for (i = 0; i < dim; i++)
+	{
+		float		o = out[i];
+
+		err[i] += g * o;
+		out[i] = o + g * in[i];
+	}
+}
+
+SGNS_FN_ATTR static void
+SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
+							 const int32 *sen, int len, int from, int to,
+							 float alpha)
+{
+	const int	dim = m->dim;
+	const int	window = m->window;
+	const int	negative = m->negative;
+	float	   *restrict syn0 = m->syn0;
+	float	   *restrict syn1 = m->syn1;
+	float	   *restrict neu1 = w->neu1;
+	float	   *restrict neu1e = w->neu1e;
+	int			pos;
+
+	for (pos = from; pos < to; pos++)
+	{
+		int32		word = sen[pos];
+		int			span = window - (int) (TrainRandNext(&w->rng) % (uint64) window);
+		int			lo = Max(pos - span, 0);
+		int			hi = Min(pos + span, len - 1);
+		int			c,
+					d,
+					i;
+
+		if (!m->cbow)
+		{
+			for (c = lo; c <= hi; c++)
+			{
+				float	   *in;
+
+				if (c == pos)
+					continue;
+				in = syn0 + (int64) sen[c] * dim;
+				memset(neu1e, 0, sizeof(float) * dim);
+				SGNS_SUFFIX(SgnsStep) (in, syn1 + (int64) word * dim, neu1e,
+									   dim, 1.0f, alpha, w);
+				for (d = 0; d < negative; d++)
+				{
+					int32		t = DrawNegative(m, &w->rng);
+
+					if (t == word)
+						continue;
+					SGNS_SUFFIX(SgnsStep) (in, syn1 + (int64) t * dim, neu1e,
+										   dim, 0.0f, alpha, w);
+				}
+				for (i = 0; i < dim; i++)
+					in[i] += neu1e[i];
+			}
+		}
+		else
+		{
+			int			cw = 0;
+			float		scale;
+
+			memset(neu1, 0, sizeof(float) * dim);
+			for (c = lo; c <= hi; c++)
+			{
+				const float *in;
+
+				if (c == pos)
+					continue;
+				in = syn0 + (int64) sen[c] * dim;
+				for (i = 0; i < dim; i++)
+					neu1[i] += in[i];
+				cw++;
+			}
+			if (cw == 0)
+				continue;
+			scale = 1.0f / cw;
+			for (i = 0; i < dim; i++)
+				neu1[i] *= scale;
+			memset(neu1e, 0, sizeof(float) * dim);
+			SGNS_SUFFIX(SgnsStep) (neu1, syn1 + (int64) word * dim, neu1e,
+								   dim, 1.0f, alpha, w);
+			for (d = 0; d < negative; d++)
+			{
+				int32		t = DrawNegative(m, &w->rng);
+
+				if (t == word)
+					continue;
+				SGNS_SUFFIX(SgnsStep) (neu1, syn1 + (int64) t * dim, neu1e,
+									   dim, 0.0f, alpha, w);
+			}
+			for (c = lo; c <= hi; c++)
+			{
+				float	   *in;
+
+				if (c == pos)
+					continue;
+				in = syn0 + (int64) sen[c] * dim;
+				for (i = 0; i < dim; i++)
+					in[i] += neu1e[i];
+			}
+		}
+	}
+}
