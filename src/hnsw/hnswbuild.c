@@ -496,9 +496,9 @@ static void
 BuildSpill(HnswBuildState *bs)
 {
 	ereport(NOTICE,
-			(errmsg("embed_hnsw graph no longer fits into maintenance_work_mem after %d tuples",
-					bs->nelems),
-			 errdetail("The remaining tuples are inserted one by one, which is much slower."),
+			(errmsg("embed_hnsw graph no longer fits into maintenance_work_mem"),
+			 errdetail("The graph was written out after %d tuples; the remaining tuples are inserted one by one, which is much slower.",
+					   bs->nelems),
 			 errhint("Increase maintenance_work_mem to build the index faster.")));
 	BuildFlush(bs);
 	MemoryContextReset(bs->graphCtx);
