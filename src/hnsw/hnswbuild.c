@@ -20,7 +20,8 @@
  *
  * The in-memory insertion is the same algorithm as the on-disk one in
  * hnswinsert.c (greedy descent, search of ef_construction candidates per
- * level, heuristic selection of m neighbours, links back with pruning);
+ * level, heuristic selection of up to 2m neighbours on level 0 and m
+ * above, links back with pruning);
  * only the storage differs.
  *
  * src/hnsw/hnswbuild.c
@@ -297,7 +298,8 @@ BuildInsert(HnswBuildState *bs, int i)
 		int			nfound = BuildSearchLayer(bs, q, entries, nentries, ef, lc);
 		int32	   *list = BuildList(bs, e, lc);
 
-		list[0] = BuildSelect(bs, q, bs->found, nfound, bs->m, list + 1);
+		list[0] = BuildSelect(bs, q, bs->found, nfound,
+							  HnswListCapacity(bs->m, lc), list + 1);
 		for (int k = 1; k <= list[0]; k++)
 		{
 			float		d = 0;
@@ -344,6 +346,56 @@ BuildWritePage(HnswBuildState *bs, Page page, BlockNumber expect)
 }
 
 /*
+ * The order in which elements go onto pages: breadth first over level 0
+ * from the entry point, then whatever that did not reach.  A breadth-first
+ * order puts the neighbours of an element next to each other, often on one
+ * page, and a search expanding that element then reads them with one
+ * buffer access (see HnswSearchLoadMany) instead of one each.
+ */
+static int *
+BuildLayoutOrder(HnswBuildState *bs)
+{
+	int		   *order = palloc_extended(sizeof(int) * Max(bs->nelems, 1),
+										MCXT_ALLOC_HUGE);
+	int			head = 0;
+	int			tail = 0;
+
+	if (bs->nelems == 0)
+		return order;
+	if (++bs->tag == 0)
+	{
+		memset(bs->visited, 0, sizeof(uint32) * bs->maxelems);
+		bs->tag = 1;
+	}
+	order[tail++] = bs->entry;
+	bs->visited[bs->entry] = bs->tag;
+	for (int start = 0;; start++)
+	{
+		while (head < tail)
+		{
+			int32	   *list = BuildList(bs, &bs->elems[order[head++]], 0);
+
+			for (int k = 1; k <= list[0]; k++)
+			{
+				if (bs->visited[list[k]] == bs->tag)
+					continue;
+				bs->visited[list[k]] = bs->tag;
+				order[tail++] = list[k];
+			}
+		}
+		/* the unreached, if any, seed further passes */
+		while (start < bs->nelems && bs->visited[start] == bs->tag)
+			start++;
+		if (start >= bs->nelems)
+			break;
+		bs->visited[start] = bs->tag;
+		order[tail++] = start;
+	}
+	Assert(tail == bs->nelems);
+	return order;
+}
+
+/*
  * Lay out and write the whole in-memory graph, then point the metapage at
  * its entry.  Pass 1 gives every element its place (so links can be
  * written as item pointers), pass 2 fills and writes the pages in order.
@@ -364,14 +416,17 @@ BuildFlush(HnswBuildState *bs)
 	Buffer		mbuf;
 	GenericXLogState *state;
 	HnswMetaPage meta;
+	int		   *order;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_WRITE);
+
+	order = BuildLayoutOrder(bs);
 
 	/* pass 1: places */
 	blkno = first - 1;
 	for (int i = 0; i < bs->nelems; i++)
 	{
-		HnswBuildElement *e = &bs->elems[i];
+		HnswBuildElement *e = &bs->elems[order[i]];
 		Size		nsize = HnswNeighborTupleSize(bs->m, e->level);
 		Size		need = esize + nsize + 2 * sizeof(ItemIdData);
 
@@ -406,7 +461,7 @@ BuildFlush(HnswBuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->nelems);
 	for (int i = 0; i < bs->nelems; i++)
 	{
-		HnswBuildElement *e = &bs->elems[i];
+		HnswBuildElement *e = &bs->elems[order[i]];
 		HnswElementTuple etup = (HnswElementTuple) ebuf;
 		HnswNeighborTuple ntup = (HnswNeighborTuple) nbuf;
 		Size		nsize = HnswNeighborTupleSize(bs->m, e->level);
@@ -487,6 +542,7 @@ BuildFlush(HnswBuildState *bs)
 	pfree(page);
 	pfree(ebuf);
 	pfree(nbuf);
+	pfree(order);
 }
 
 /*
