@@ -30,6 +30,8 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
@@ -47,8 +49,10 @@
 
 /*
  * One element of the in-memory graph.  lists points at the neighbour
- * lists: for each level from 0 up, a count followed by the capacity
- * (2m for level 0, m above) of element positions.
+ * lists: for each level from 0 up, a count, then the capacity (2m for
+ * level 0, m above) of element positions, then as many distances (float
+ * bits) from this element to each.  Keeping the distances saves computing
+ * them again each time a full list must choose what to keep.
  */
 typedef struct HnswBuildElement
 {
@@ -101,10 +105,17 @@ typedef struct HnswBuildState
 static inline int32 *
 BuildList(HnswBuildState *bs, HnswBuildElement *e, int lc)
 {
-	/* level 0 list is count + 2m slots; each higher one count + m */
+	/* level 0 list is count + 2 x 2m slots; each higher one count + 2m */
 	if (lc == 0)
 		return e->lists;
-	return e->lists + (1 + 2 * bs->m) + (lc - 1) * (1 + bs->m);
+	return e->lists + (1 + 4 * bs->m) + (lc - 1) * (1 + 2 * bs->m);
+}
+
+/* The distances of a list, after its positions. */
+static inline float *
+BuildListDists(int32 *list, int cap)
+{
+	return (float *) (list + 1 + cap);
 }
 
 static void *
@@ -202,15 +213,17 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 
 /*
  * Run the heuristic over candidates given as (distance to base, position)
- * and write the chosen positions into out; returns how many.
+ * and write the chosen into list (positions, then distances, as in
+ * BuildListDists), setting its count.
  */
-static int
+static void
 BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
-			int keep, int32 *out)
+			int cap, int32 *list)
 {
 	float	  **vecs = palloc(sizeof(float *) * n);
 	float	   *dists = palloc(sizeof(float) * n);
 	int		   *chosen = palloc(sizeof(int) * n);
+	float	   *ldists = BuildListDists(list, cap);
 	int			nchosen;
 
 	for (int i = 0; i < n; i++)
@@ -219,18 +232,23 @@ BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
 		dists[i] = c[i].dist;
 	}
 	nchosen = HnswSelectNeighbors(bs->metric, bs->dim, base, vecs, dists, n,
-								  keep, chosen);
+								  cap, chosen);
 	for (int i = 0; i < nchosen; i++)
-		out[i] = c[chosen[i]].idx;
+	{
+		list[1 + i] = c[chosen[i]].idx;
+		ldists[i] = c[chosen[i]].dist;
+	}
+	list[0] = nchosen;
 	pfree(vecs);
 	pfree(dists);
 	pfree(chosen);
-	return nchosen;
 }
 
 /*
- * Add a link from element s to element t at level lc, pruning s's list
- * with the heuristic when it is full.
+ * Add a link from element s to element t at distance dist at level lc.
+ * When s's list is full, a candidate farther than everything in it would
+ * be the first to go, so it is turned away at once; otherwise the
+ * heuristic chooses among the old neighbours and t.
  */
 static void
 BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc)
@@ -238,26 +256,30 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc)
 	HnswBuildElement *e = &bs->elems[s];
 	int32	   *list = BuildList(bs, e, lc);
 	int			cap = HnswListCapacity(bs->m, lc);
-	HnswHeapItem *c;
+	float	   *ldists = BuildListDists(list, cap);
+	HnswHeapItem c[2 * HNSW_MAX_M + 1];
+	float		worst = -FLT_MAX;
 	int			n;
 
 	if (list[0] < cap)
 	{
 		list[1 + list[0]] = t;
+		ldists[list[0]] = dist;
 		list[0]++;
 		return;
 	}
-	c = palloc(sizeof(HnswHeapItem) * (cap + 1));
 	for (n = 0; n < cap; n++)
 	{
 		c[n].idx = list[1 + n];
-		c[n].dist = BuildDist(bs, e->vec, c[n].idx);
+		c[n].dist = ldists[n];
+		worst = Max(worst, ldists[n]);
 	}
+	if (dist >= worst)
+		return;
 	c[n].idx = t;
 	c[n].dist = dist;
 	n++;
-	list[0] = BuildSelect(bs, e->vec, c, n, cap, list + 1);
-	pfree(c);
+	BuildSelect(bs, e->vec, c, n, cap, list);
 }
 
 /*
@@ -297,18 +319,11 @@ BuildInsert(HnswBuildState *bs, int i)
 	{
 		int			nfound = BuildSearchLayer(bs, q, entries, nentries, ef, lc);
 		int32	   *list = BuildList(bs, e, lc);
+		int			cap = HnswListCapacity(bs->m, lc);
 
-		list[0] = BuildSelect(bs, q, bs->found, nfound,
-							  HnswListCapacity(bs->m, lc), list + 1);
+		BuildSelect(bs, q, bs->found, nfound, cap, list);
 		for (int k = 1; k <= list[0]; k++)
-		{
-			float		d = 0;
-
-			for (int f = 0; f < nfound; f++)
-				if (bs->found[f].idx == list[k])
-					d = bs->found[f].dist;
-			BuildLink(bs, list[k], i, d, lc);
-		}
+			BuildLink(bs, list[k], i, BuildListDists(list, cap)[k - 1], lc);
 		memcpy(entries, bs->found, sizeof(HnswHeapItem) * nfound);
 		nentries = nfound;
 	}
@@ -632,7 +647,7 @@ BuildAddVector(HnswBuildState *bs, const float *vec, ItemPointer heaptid)
 	}
 
 	level = HnswRandomLevel(bs->m, bs->maxLevel);
-	lsize = sizeof(int32) * ((1 + 2 * bs->m) + level * (1 + bs->m));
+	lsize = sizeof(int32) * ((1 + 4 * bs->m) + level * (1 + 2 * bs->m));
 	if (!BuildReserve(bs, MAXALIGN(sizeof(float) * bs->dim) + MAXALIGN(lsize)))
 	{
 		HnswInsertVector(bs->index, bs->metric, bs->m, bs->efc, vec, bs->dim,
