@@ -1,0 +1,127 @@
+-- embed_hnsw under writes: inserts into an index built empty, updates,
+-- deletes and VACUUM, iterative scans, the maintenance_work_mem fallback,
+-- REINDEX and the concurrent variants, unlogged tables.
+
+SELECT setseed(0.5);
+CREATE TABLE docs (id int PRIMARY KEY, cat int, v embedding(8));
+CREATE INDEX docs_v ON docs USING embed_hnsw (v embedding_cosine_ops) WITH (m = 6, ef_construction = 32);
+SELECT * FROM embed_hnsw_check('docs_v');
+INSERT INTO docs
+	SELECT i, i % 10, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 8) WHERE i > 0)::real[]
+	FROM generate_series(1, 1500) i;
+SELECT * FROM embed_hnsw_check('docs_v');
+
+CREATE FUNCTION knn_ids(q embedding, k int) RETURNS int[]
+	LANGUAGE sql STABLE AS
+$$ SELECT array_agg(id) FROM (SELECT id FROM docs ORDER BY v <=> q LIMIT k) s $$;
+CREATE FUNCTION exact_ids(q embedding, k int) RETURNS int[]
+	LANGUAGE sql STABLE
+	SET enable_indexscan = off AS
+$$ SELECT array_agg(id) FROM (SELECT id FROM docs ORDER BY v <=> q LIMIT k) s $$;
+CREATE FUNCTION overlap(a int[], b int[]) RETURNS int
+	LANGUAGE sql IMMUTABLE AS
+$$ SELECT count(*)::int FROM unnest(a) x WHERE x = ANY (b) $$;
+CREATE TABLE probes AS SELECT id AS pid, v FROM docs WHERE id % 50 = 0;
+
+SET enable_seqscan = off;
+SELECT avg(overlap(knn_ids(v, 10), exact_ids(v, 10))) >= 9 AS recall_ok FROM probes;
+
+-- UPDATE moves a row: the index finds it at its new place
+UPDATE docs SET v = '[1,1,1,1,1,1,1,1]' WHERE id = 7;
+SELECT (knn_ids('[1,1,1,1,1,1,1,1]', 1))[1] AS nearest;
+SELECT * FROM embed_hnsw_check('docs_v');
+
+-- DELETE and VACUUM: deleted rows never come back, the graph is repaired,
+-- and recall holds
+DELETE FROM docs WHERE id % 3 = 0 AND id <> 7;
+VACUUM docs;
+SELECT * FROM embed_hnsw_check('docs_v');
+SELECT count(*) AS deleted_returned
+FROM probes, unnest(knn_ids(probes.v, 40)) x WHERE x % 3 = 0 AND x <> 7;
+SELECT avg(overlap(knn_ids(v, 10), exact_ids(v, 10))) >= 9 AS recall_after_delete_ok FROM probes;
+-- new rows reuse nothing of the old ones and are found
+INSERT INTO docs
+	SELECT i, i % 10, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 8) WHERE i > 0)::real[]
+	FROM generate_series(2001, 2500) i;
+SELECT avg(overlap(knn_ids(v, 10), exact_ids(v, 10))) >= 9 AS recall_after_insert_ok FROM probes;
+-- deleting everything, including the entry point, leaves a usable index
+DELETE FROM docs WHERE id <> 7;
+VACUUM docs;
+SELECT * FROM embed_hnsw_check('docs_v');
+SELECT knn_ids('[1,1,1,1,1,1,1,1]', 5) AS only_row;
+DELETE FROM docs;
+VACUUM docs;
+SELECT * FROM embed_hnsw_check('docs_v');
+SELECT knn_ids('[1,1,1,1,1,1,1,1]', 5) AS no_rows;
+INSERT INTO docs
+	SELECT i, i % 10, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 8) WHERE i > 0)::real[]
+	FROM generate_series(1, 1500) i;
+SELECT * FROM embed_hnsw_check('docs_v');
+SELECT avg(overlap(knn_ids(v, 10), exact_ids(v, 10))) >= 9 AS recall_refilled_ok FROM probes;
+
+-- a plain scan stops at ef_search rows; an iterative one goes on
+SET embed.ef_search = 20;
+SELECT count(*) AS plain FROM (SELECT id FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 100) s;
+SELECT count(*) < 20 AS plain_falls_short FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 20) s;
+SET embed.iterative_scan = relaxed_order;
+SELECT count(*) AS iterative FROM (SELECT id FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 100) s;
+SELECT count(*) AS filtered_iterative FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 20) s;
+SELECT count(DISTINCT id) = count(*) AS no_duplicates FROM (SELECT id FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 1000) s;
+SELECT count(*) >= 1450 AS nearly_everything FROM (SELECT id FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 5000) s;
+-- the filtered rows are still near the query: most of the exact answer
+SELECT overlap(
+	(SELECT array_agg(id) FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 10) s),
+	(SELECT array_agg(id) FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY v <=> '[1,0,0,0,0,0,0,0]' OFFSET 0) s)
+		[1:10]) >= 8 AS filtered_recall_ok;
+SET embed.max_scan_tuples = 100;
+SELECT count(*) <= 100 AS bounded FROM (SELECT id FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 5000) s;
+RESET embed.max_scan_tuples;
+RESET embed.iterative_scan;
+RESET embed.ef_search;
+RESET enable_seqscan;
+
+-- a graph larger than maintenance_work_mem is finished on disk
+CREATE TABLE big (id int, v embedding(64));
+INSERT INTO big
+	SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 64) WHERE i > 0)::real[]
+	FROM generate_series(1, 3000) i;
+SET maintenance_work_mem = '1MB';
+\set VERBOSITY terse
+CREATE INDEX big_v ON big USING embed_hnsw (v embedding_l2_ops);
+\set VERBOSITY default
+RESET maintenance_work_mem;
+SELECT * FROM embed_hnsw_check('big_v');
+SET enable_seqscan = off;
+SELECT bool_and((SELECT b2.id FROM big b2 ORDER BY b2.v <-> b1.v LIMIT 1) = b1.id) AS finds_itself
+FROM big b1 WHERE id % 100 = 0;
+RESET enable_seqscan;
+
+-- REINDEX, CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY
+REINDEX INDEX docs_v;
+SELECT * FROM embed_hnsw_check('docs_v');
+DROP INDEX docs_v;
+CREATE INDEX CONCURRENTLY docs_v2 ON docs USING embed_hnsw (v embedding_cosine_ops);
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'docs_v2'::regclass;
+SELECT * FROM embed_hnsw_check('docs_v2');
+REINDEX INDEX CONCURRENTLY docs_v2;
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'docs_v2'::regclass;
+SELECT * FROM embed_hnsw_check('docs_v2');
+SET enable_seqscan = off;
+SELECT avg(overlap(knn_ids(v, 10), exact_ids(v, 10))) >= 9 AS recall_reindexed_ok FROM probes;
+RESET enable_seqscan;
+
+-- unlogged tables have an init fork
+CREATE UNLOGGED TABLE scratch (v embedding(3));
+CREATE INDEX scratch_v ON scratch USING embed_hnsw (v embedding_l2_ops);
+INSERT INTO scratch VALUES ('[1,2,3]'), ('[3,2,1]');
+SELECT * FROM embed_hnsw_check('scratch_v');
+SET enable_seqscan = off;
+SELECT v FROM scratch ORDER BY v <-> '[1,2,2]' LIMIT 1;
+RESET enable_seqscan;
+
+-- the build reports its phases by name
+SELECT amname, pg_indexam_progress_phasename(oid, 2), pg_indexam_progress_phasename(oid, 3)
+FROM pg_am WHERE amname = 'embed_hnsw';
+
+DROP TABLE docs, probes, big, scratch;
+DROP FUNCTION knn_ids(embedding, int), exact_ids(embedding, int), overlap(int[], int[]);

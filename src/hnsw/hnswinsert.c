@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswinsert.c
+ *	  Inserting one vector into an embed_hnsw index on disk.
+ *
+ * The order of the steps is what makes an insert safe against crashes and
+ * concurrent searches without holding more than one page lock at a time:
+ *
+ *	1. store the element and an empty neighbour tuple on a page; nothing
+ *	   points at them yet, so no search can meet a half-made element;
+ *	2. search the graph for its neighbours, level by level;
+ *	3. write its own neighbour lists, still unreachable;
+ *	4. link it from each chosen neighbour (one WAL record each), which
+ *	   makes it reachable;
+ *	5. if its level is the highest, make it the entry point.
+ *
+ * A crash between steps leaves an element that is unreachable or reachable
+ * from fewer neighbours than it should be, never a dangling link.
+ *
+ * src/hnsw/hnswinsert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "embedding.h"
+#include "hnsw.h"
+#include "utils/memutils.h"
+
+/*
+ * Insert a prepared vector (see HnswPrepareVector) pointing at heaptid.
+ * The caller has checked the dimension against the metapage.
+ */
+void
+HnswInsertVector(Relation index, HnswMetric metric, int m, int efc,
+				 const float *vec, int dim, ItemPointer heaptid)
+{
+	int			level = HnswRandomLevel(m, HnswMaxLevel(m, dim));
+	Size		esize = HnswElementTupleSize(dim);
+	Size		nsize = HnswNeighborTupleSize(m, level);
+	HnswElementTuple etup = palloc0(esize);
+	HnswNeighborTuple ntup = palloc0(nsize);
+	ItemPointerData etid;
+	ItemPointerData ntid;
+	HnswMetaPageData meta;
+	HnswSearch *s;
+	HnswCand	self;
+	int			ef = Max(efc, m);
+	int		   *entries;
+	int			nentries;
+	int		   *found;
+	ItemPointerData *lists[HNSW_MAX_LEVEL + 1];
+	int		   *chosenIdx[HNSW_MAX_LEVEL + 1];
+	int			nchosen[HNSW_MAX_LEVEL + 1];
+	int			top;
+
+	/* 1. the element, unreachable */
+	etup->type = HNSW_TUPLE_ELEMENT;
+	etup->level = level;
+	etup->heaptid = *heaptid;
+	memcpy(etup->vec, vec, sizeof(float) * dim);
+	ntup->type = HNSW_TUPLE_NEIGHBORS;
+	ntup->level = level;
+	for (int i = 0; i < HnswNeighborSlots(m, level); i++)
+		ItemPointerSetInvalid(&ntup->slots[i]);
+	HnswPlaceTuples(index, etup, esize, ntup, nsize, &etid, &ntid);
+
+	HnswReadMeta(index, &meta);
+	if (meta.entryLevel < 0)
+	{
+		if (HnswUpdateEntry(index, &etid, level, HNSW_ENTRY_IF_EMPTY))
+			return;
+		/* someone else inserted the first element meanwhile */
+		HnswReadMeta(index, &meta);
+	}
+
+	/* 2. the neighbours, level by level */
+	s = HnswSearchCreate(index, metric, dim, m, vec, true);
+	top = Min(level, meta.entryLevel);
+	entries = palloc(sizeof(int) * ef);
+	found = palloc(sizeof(int) * ef);
+	entries[0] = HnswSearchDescend(s, &meta, top);
+	nentries = 1;
+	for (int lc = top; lc >= 0; lc--)
+	{
+		int			nfound = HnswSearchLayer(s, entries, nentries, ef, lc, found);
+		float	  **vecs = palloc(sizeof(float *) * nfound);
+		float	   *dists = palloc(sizeof(float) * nfound);
+		int		   *cidx = palloc(sizeof(int) * nfound);
+		int			n = 0;
+		int		   *chosen = palloc(sizeof(int) * m);
+
+		for (int i = 0; i < nfound; i++)
+		{
+			HnswCand   *c = &s->cands[found[i]];
+
+			if (c->deleted || ItemPointerEquals(&c->tid, &etid) ||
+				c->level < lc)
+				continue;
+			vecs[n] = c->vec;
+			dists[n] = c->dist;
+			cidx[n] = found[i];
+			n++;
+		}
+		nchosen[lc] = HnswSelectNeighbors(metric, dim, vec, vecs, dists, n,
+										  m, chosen);
+		lists[lc] = palloc(sizeof(ItemPointerData) * Max(nchosen[lc], 1));
+		chosenIdx[lc] = palloc(sizeof(int) * Max(nchosen[lc], 1));
+		for (int i = 0; i < nchosen[lc]; i++)
+		{
+			chosenIdx[lc][i] = cidx[chosen[i]];
+			lists[lc][i] = s->cands[cidx[chosen[i]]].tid;
+		}
+		memcpy(entries, found, sizeof(int) * nfound);
+		nentries = nfound;
+	}
+
+	/* 3. its own lists */
+	memset(&self, 0, sizeof(self));
+	self.tid = etid;
+	self.ntid = ntid;
+	self.level = level;
+	for (int lc = top; lc >= 0; lc--)
+	{
+		if (nchosen[lc] > 0 &&
+			!HnswReplaceList(s, &self, lc, NULL, 0, lists[lc], nchosen[lc]))
+			elog(ERROR, "neighbour list of a new element changed under us");
+	}
+
+	/* 4. links from the neighbours */
+	for (int lc = top; lc >= 0; lc--)
+	{
+		for (int i = 0; i < nchosen[lc]; i++)
+			HnswLinkNeighbor(s, chosenIdx[lc][i], lc, &etid, vec);
+	}
+
+	/* 5. the entry point */
+	if (level > meta.entryLevel)
+		HnswUpdateEntry(index, &etid, level, HNSW_ENTRY_IF_HIGHER);
+}
+
+/*
+ * aminsert: index one heap tuple.  NULL vectors are not indexed, nor zero
+ * vectors under cosine (they have no direction; see HnswPrepareVector).
+ */
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique,
+#if PG_VERSION_NUM >= 140000
+		   bool indexUnchanged,
+#endif
+		   struct IndexInfo *indexInfo)
+{
+	MemoryContext ctx;
+	MemoryContext old;
+	Embedding	e;
+	HnswMetric	metric;
+	HnswMetaPageData meta;
+	int			m;
+	int			efc;
+	float	   *vec;
+
+	if (isnull[0])
+		return false;
+
+	ctx = AllocSetContextCreate(CurrentMemoryContext, "embed_hnsw insert",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ctx);
+
+	e = DatumGetEmbedding(values[0]);
+	if (e->dim > HNSW_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("embedding of %d dimensions is too long for an embed_hnsw index",
+						e->dim),
+				 errdetail("The index stores at most %d dimensions.",
+						   HNSW_MAX_DIM)));
+	metric = HnswGetMetric(index);
+	vec = palloc(sizeof(float) * e->dim);
+	if (HnswPrepareVector(metric, e->x, e->dim, vec))
+	{
+		HnswCheckDim(index, e->dim);
+		HnswReadMeta(index, &meta);
+		HnswGetOptions(index, NULL, &efc);
+		m = meta.m;
+		HnswInsertVector(index, metric, m, efc, vec, e->dim, heap_tid);
+	}
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
+	return false;
+}
