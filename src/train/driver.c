@@ -44,6 +44,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 #include "access/parallel.h"
 #include "access/xact.h"
@@ -119,6 +120,7 @@ typedef struct TrainShared
 	Size		off_alias_prob;
 	Size		off_alias_index;
 	Size		off_loss;		/* nparticipants x epochs TrainLossSlot */
+	Size		off_cpu;		/* nparticipants doubles: CPU seconds */
 	Size		total_size;
 
 	/* coordination */
@@ -175,6 +177,8 @@ TrainLayout(TrainShared *sh)
 	sh->off_loss = off;
 	off = AlignUp(off + (Size) sh->nparticipants * sh->epochs *
 				  sizeof(TrainLossSlot));
+	sh->off_cpu = off;
+	off = AlignUp(off + (Size) sh->nparticipants * sizeof(double));
 	sh->total_size = off;
 	return off;
 }
@@ -201,6 +205,18 @@ SumLoss(TrainShared *sh, int epoch, double *loss, int64 *pairs)
 			*loss += s->loss;
 			*pairs += s->pairs;
 		}
+}
+
+/* CPU time (user + system) of this process, in seconds. */
+static double
+ProcessCpuSeconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void
@@ -315,6 +331,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 	SgnsModel	m;
 	SgnsWork	w;
 	int32	   *sen;
+	double		cpu_start = ProcessCpuSeconds();
 
 	m.dim = sh->dim;
 	m.window = sh->window;
@@ -401,6 +418,8 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 			}
 		}
 	}
+	SH_ARRAY(sh, off_cpu, double)[participant] =
+		ProcessCpuSeconds() - cpu_start;
 	pfree(sen);
 	pfree(w.neu1);
 	pfree(w.neu1e);
@@ -470,6 +489,8 @@ TrainFill(TrainShared *sh, Corpus corpus, double sample)
 					SH_ARRAY(sh, off_alias_index, int32));
 	memset(SH_ARRAY(sh, off_loss, TrainLossSlot), 0,
 		   sizeof(TrainLossSlot) * sh->nparticipants * sh->epochs);
+	memset(SH_ARRAY(sh, off_cpu, double), 0,
+		   sizeof(double) * sh->nparticipants);
 	pg_atomic_init_u64(&sh->next_job, 0);
 	pg_atomic_init_u64(&sh->tokens_done, 0);
 }
@@ -511,7 +532,8 @@ CheckRange(const char *name, double value, double lo, double hi)
  *			   replace bool, progress bool)
  * RETURNS (vocab_size int, tokens_read bigint, tokens_trained bigint,
  *			seconds float8, tokens_per_second float8, final_loss float8,
- *			read_seconds float8, workers_used int)
+ *			read_seconds float8, workers_used int, train_seconds float8,
+ *			cpu_seconds float8)
  */
 Datum
 embed_train(PG_FUNCTION_ARGS)
@@ -539,11 +561,12 @@ embed_train(PG_FUNCTION_ARGS)
 				train_start;
 	double		seconds,
 				train_seconds,
+				cpu_seconds,
 				final_loss;
 	int64		pairs;
 	TrainProgress pr;
-	Datum		values[8];
-	bool		nulls[8] = {false};
+	Datum		values[10];
+	bool		nulls[10] = {false};
 	int			i;
 
 	for (i = 0; i < 17; i++)
@@ -701,6 +724,9 @@ embed_train(PG_FUNCTION_ARGS)
 
 		SumLoss(sh, sh->epochs - 1, &loss_sum, &pairs);
 		final_loss = pairs > 0 ? loss_sum / pairs : 0;
+		cpu_seconds = 0;
+		for (i = 0; i < sh->nparticipants; i++)
+			cpu_seconds += SH_ARRAY(sh, off_cpu, double)[i];
 	}
 
 	/* keep the input vectors; the rest of the block can go */
@@ -744,6 +770,8 @@ embed_train(PG_FUNCTION_ARGS)
 	values[5] = Float8GetDatum(final_loss);
 	values[6] = Float8GetDatum(corpus->read_seconds);
 	values[7] = Int32GetDatum(workers_used);
+	values[8] = Float8GetDatum(train_seconds);
+	values[9] = Float8GetDatum(cpu_seconds);
 	MemoryContextDelete(traincxt);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -31,7 +31,9 @@ CREATE FUNCTION embed_train(
 	OUT tokens_per_second double precision,
 	OUT final_loss double precision,
 	OUT read_seconds double precision,
-	OUT workers_used integer)
+	OUT workers_used integer,
+	OUT train_seconds double precision,
+	OUT cpu_seconds double precision)
 	AS 'MODULE_PATHNAME', 'embed_train'
 	LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 COMMENT ON FUNCTION embed_train(regclass, text, integer, integer, integer,
