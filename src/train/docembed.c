@@ -100,7 +100,8 @@ ModelCacheLoad(ModelCacheEntry *e)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", e->relid)));
-	qname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(e->relid)),
+	qname = quote_qualified_identifier(
+									   get_namespace_name(get_rel_namespace(e->relid)),
 									   relname);
 	if (get_attnum(e->relid, "token") == InvalidAttrNumber ||
 		get_attnum(e->relid, "count") == InvalidAttrNumber ||
@@ -121,7 +122,8 @@ ModelCacheLoad(ModelCacheEntry *e)
 		elog(ERROR, "SPI_connect failed");
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "SELECT token::pg_catalog.text, count::pg_catalog.int8, embedding FROM %s "
+					 "SELECT token::pg_catalog.text, count::pg_catalog.int8, "
+					 "embedding FROM %s "
 					 "WHERE token IS NOT NULL AND embedding IS NOT NULL",
 					 qname);
 	if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT)
@@ -154,15 +156,16 @@ ModelCacheLoad(ModelCacheEntry *e)
 		if (dim < 0)
 		{
 			dim = v->dim;
-			e->vectors = MemoryContextAllocHuge(e->cxt,
-												sizeof(float) * dim * Max(n, 1));
+			e->vectors = MemoryContextAllocHuge(e->cxt, sizeof(float) *
+												dim * Max(n, 1));
 		}
 		else if (v->dim != dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("model \"%s\" mixes embeddings of %d and %d dimensions",
 							relname, dim, v->dim)));
-		id = TokenHashInsert(e->hash, VARDATA_ANY(tok), VARSIZE_ANY_EXHDR(tok));
+		id = TokenHashInsert(e->hash, VARDATA_ANY(tok),
+							 VARSIZE_ANY_EXHDR(tok));
 		if (e->hash->counts[id]++ > 0)
 			continue;			/* duplicate token: first row wins */
 		memcpy(e->vectors + (int64) id * dim, v->x, sizeof(float) * dim);

@@ -277,7 +277,9 @@ ReportProgress(TrainShared *sh, TrainProgress *pr, bool force)
 		(loss_sum - pr->loss_at_last) / (pairs - pr->pairs_at_last) :
 		(pairs > 0 ? loss_sum / pairs : 0);
 	left = rate > 0 ? (total - done) / rate : 0;
-	epoch = sh->ntokens > 0 ? (int) Min(done / sh->ntokens, sh->epochs - 1) + 1 : 1;
+	epoch = 1;
+	if (sh->ntokens > 0)
+		epoch += (int) Min(done / sh->ntokens, sh->epochs - 1);
 
 	{
 		const int	idx[] = {EMBED_PROGRESS_EPOCH, EMBED_PROGRESS_PERMILLE,
@@ -732,8 +734,8 @@ embed_train(PG_FUNCTION_ARGS)
 	/* keep the input vectors; the rest of the block can go */
 	if (pcxt)
 	{
-		syn0 = MemoryContextAllocHuge(traincxt,
-									  sizeof(float) * sh->vocab_size * sh->dim);
+		syn0 = MemoryContextAllocHuge(traincxt, sizeof(float) *
+									  sh->vocab_size * sh->dim);
 		memcpy(syn0, SH_ARRAY(sh, off_syn0, float),
 			   sizeof(float) * sh->vocab_size * sh->dim);
 		DestroyParallelContext(pcxt);
@@ -766,7 +768,8 @@ embed_train(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum((int64) params.epochs * corpus->ntokens);
 	values[3] = Float8GetDatum(seconds);
 	values[4] = Float8GetDatum(train_seconds > 0 ?
-							   (double) params.epochs * corpus->ntokens / train_seconds : 0);
+							   (double) params.epochs * corpus->ntokens /
+							   train_seconds : 0);
 	values[5] = Float8GetDatum(final_loss);
 	values[6] = Float8GetDatum(corpus->read_seconds);
 	values[7] = Int32GetDatum(workers_used);
@@ -774,5 +777,6 @@ embed_train(PG_FUNCTION_ARGS)
 	values[9] = Float8GetDatum(cpu_seconds);
 	MemoryContextDelete(traincxt);
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values,
+													  nulls)));
 }

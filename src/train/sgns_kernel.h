@@ -71,7 +71,8 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 	for (pos = from; pos < to; pos++)
 	{
 		int32		word = sen[pos];
-		int			span = window - (int) (TrainRandNext(&w->rng) % (uint64) window);
+		int			span = window -
+			(int) (TrainRandNext(&w->rng) % (uint64) window);
 		int			lo = Max(pos - span, 0);
 		int			hi = Min(pos + span, len - 1);
 		int			c,
