@@ -41,7 +41,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "distance.h"
 #include "embedding.h"
 #include "train.h"
 
@@ -252,6 +251,7 @@ embed_document(PG_FUNCTION_ARGS)
 	int			i;
 	int			known = 0;
 	Embedding	result;
+	double	   *acc;
 
 	if (e->nwords == 0 || e->dim <= 0)
 		PG_RETURN_NULL();
@@ -262,11 +262,18 @@ embed_document(PG_FUNCTION_ARGS)
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &nelems);
 
-	result = InitEmbedding(e->dim);
+	/*
+	 * Sum in double precision: the mean of weighted float4 vectors (weights
+	 * at most 1) is always within float4 range, but a float4 running sum
+	 * of large elements need not be.
+	 */
+	acc = palloc0(sizeof(double) * e->dim);
 	for (i = 0; i < nelems; i++)
 	{
 		text	   *t;
 		int32		id;
+		const float *x;
+		int			k;
 
 		if (nulls[i])
 			continue;
@@ -274,13 +281,17 @@ embed_document(PG_FUNCTION_ARGS)
 		id = TokenHashLookup(e->hash, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		if (id < 0)
 			continue;
-		embed_axpy(1.0f, e->vectors + (int64) id * e->dim, result->x, e->dim);
+		x = e->vectors + (int64) id * e->dim;
+		for (k = 0; k < e->dim; k++)
+			acc[k] += x[k];
 		known++;
 	}
 	if (known == 0)
 		PG_RETURN_NULL();
+	result = InitEmbedding(e->dim);
 	for (i = 0; i < e->dim; i++)
-		result->x[i] /= known;
+		result->x[i] = (float) (acc[i] / known);
+	pfree(acc);
 	PG_RETURN_EMBEDDING_P(result);
 }
 
