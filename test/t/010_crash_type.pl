@@ -152,8 +152,9 @@ $node->safe_psql('postgres', q{
 	SELECT g AS id, vec(g % 49 + 1) AS v FROM generate_series(1, 20000) g;
 	ANALYZE big;
 });
-# long enough to run for minutes: every row of big, 200 times over
-my $long = q{SELECT b.id FROM big b, generate_series(1, 200) r
+# long enough to run for minutes on any machine: every row of big, 2000
+# times over
+my $long = q{SELECT b.id FROM big b, generate_series(1, 2000) r
 	ORDER BY b.v <=> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]' LIMIT 1};
 
 # Run $sql in the background; when it has been running a while, call

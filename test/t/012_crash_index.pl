@@ -3,6 +3,8 @@
 # 012_crash_index.pl
 #	  Crashes in the middle of the index's and training's work.
 #
+#	- cancel and statement_timeout stop CREATE INDEX ... USING embed_hnsw
+#	  within a second and leave no index;
 #	- immediate shutdown during CREATE INDEX ... USING embed_hnsw: after
 #	  restart the index does not exist, the table is whole, and the index
 #	  can be built;
@@ -72,9 +74,44 @@ sub wait_for
 	die "timed out waiting for: $sql";
 }
 
+# --- cancel and statement_timeout during CREATE INDEX ---
+# slow on purpose (the largest ef_construction), so that it is surely
+# still running when it is interrupted, on any machine
+my $build = q{CREATE INDEX big_v ON big USING embed_hnsw (v embedding_l2_ops)
+	WITH (m = 32, ef_construction = 1000)};
+{
+	my ($out, $err) = ('', '');
+	my $bh = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d',
+		  $node->connstr('postgres'), '-c', $build ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	my $bpid = wait_for(q{SELECT pid FROM pg_stat_progress_create_index
+		WHERE tuples_done > 1000}, $bh);
+	my $t0 = time;
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($bpid)");
+	$bh->finish;
+	my $secs = time - $t0;
+	like($err, qr/57014/, 'cancel stops CREATE INDEX with 57014');
+	note(sprintf('cancel of CREATE INDEX took %.3f s', $secs));
+	cmp_ok($secs, '<', 1.0, 'within a second');
+
+	$t0 = time;
+	($out, $err) = ('', '');
+	IPC::Run::run(
+		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d',
+		  $node->connstr('postgres'), '-c', "SET statement_timeout = '1s'",
+		  '-c', $build ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	$secs = time - $t0;
+	like($err, qr/57014/, 'statement_timeout stops CREATE INDEX with 57014');
+	note(sprintf('CREATE INDEX under a 1 s statement_timeout ran %.3f s', $secs));
+	cmp_ok($secs, '<', 2.0, 'within a second of the timeout');
+	is($node->safe_psql('postgres', q{SELECT to_regclass('big_v') IS NULL}),
+		't', 'no index is left behind');
+}
+
 # --- immediate shutdown during CREATE INDEX ---
-my $h = background(q{CREATE INDEX big_v ON big USING embed_hnsw (v embedding_l2_ops)
-	WITH (m = 16, ef_construction = 200)});
+my $h = background($build);
 wait_for(q{SELECT tuples_done > 1000 FROM pg_stat_progress_create_index}, $h);
 $node->stop('immediate');
 $h->finish;
@@ -127,12 +164,14 @@ sub check_items
 	my $recall = $node->safe_psql('postgres', q{
 		SET embed.ef_search = 100;
 		SET enable_seqscan = off;
+		WITH qs AS MATERIALIZED (
+			SELECT q, vec(q * 7919) AS qv FROM generate_series(1, 30) q)
 		SELECT round(avg(hits) / 10, 3) FROM (
 			SELECT (SELECT count(*) FROM
-					(SELECT id FROM items ORDER BY v <-> vec(q * 7919) LIMIT 10) a
+					(SELECT id FROM items ORDER BY v <-> qv LIMIT 10) a
 					JOIN (SELECT id FROM items
-						  ORDER BY (v <-> vec(q * 7919)) + 0 LIMIT 10) e USING (id)) AS hits
-			FROM generate_series(1, 30) q) s});
+						  ORDER BY (v <-> qv) + 0 LIMIT 10) e USING (id)) AS hits
+			FROM qs) s});
 	note("$what: recall\@10 = $recall");
 	cmp_ok($recall, '>=', 0.9, "$what: index answers match exact ones (recall\@10 >= 0.9)");
 }
