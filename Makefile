@@ -42,6 +42,28 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) embed.control Makefile
 
 $(OBJS): $(HEADERS)
 
+# Export from embed.so only what PostgreSQL looks up by name: the magic
+# block, _PG_init, the SQL-callable functions (those with a pg_finfo_
+# record) and the entry points of parallel and background workers (the
+# names given as string literals to CreateParallelContext or
+# bgw_function_name, on the same line).  Everything else stays local, so
+# that a backend which has also loaded another extension with the same
+# internal names (pgvector's hnswbuild, HnswSearchLayer, hnsw_ef_search...)
+# keeps calling its own code.
+ifeq ($(PORTNAME),linux)
+EXPORTS = $(EXTENSION).exports
+EXTRA_CLEAN += $(EXPORTS)
+SHLIB_LINK += -Wl,--version-script=$(EXPORTS)
+$(EXPORTS): $(OBJS) $(SRCS) Makefile
+	{ echo '{ global: Pg_magic_func; _PG_init;'; \
+	  nm -g --defined-only $(OBJS) | \
+	    sed -n 's/^.* T pg_finfo_\(.*\)$$/  \1; pg_finfo_\1;/p' | sort -u; \
+	  sed -n -e 's/.*CreateParallelContext([^,]*, *"\([A-Za-z0-9_]*\)".*/  \1;/p' \
+	    -e 's/.*bgw_function_name[^"]*"\([A-Za-z0-9_]*\)".*/  \1;/p' $(SRCS) | sort -u; \
+	  echo 'local: *; };'; } > $@
+$(shlib): $(EXPORTS)
+endif
+
 .PHONY: test demo bench
 test:
 	scripts/pgenv test

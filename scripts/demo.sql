@@ -145,7 +145,11 @@ ORDER BY v <=> embed_document('kjv_words', embed_tokenize('love your enemies'))
 LIMIT 3;
 
 \echo
+\if :have_hnsw
 \echo '== 10. EXPLAIN: the ORDER BY ... LIMIT is answered by the index'
+\else
+\echo '== 10. EXPLAIN: without an index the whole table is read and sorted'
+\endif
 EXPLAIN (COSTS OFF)
 SELECT id FROM verse
 ORDER BY v <=> embed_document('kjv_words', embed_tokenize('love your enemies'))
