@@ -26,7 +26,11 @@
  * corpus tokens in the vocabulary, the figure word2vec reports.
  *
  * Interrupts.  Every participant calls CHECK_FOR_INTERRUPTS after each
- * slice of at most TRAIN_SLICE centre words (a few milliseconds).  A cancel
+ * slice of at most TRAIN_SLICE centre words (a few milliseconds), and the
+ * kernel itself returns after the current centre word as soon as
+ * InterruptPending is set, so that even at large dim and window a cancel
+ * is serviced within one centre word's work; the slice then resumes
+ * exactly where it stopped, which keeps one-worker runs reproducible.  A cancel
  * or statement_timeout in the leader aborts the transaction, which
  * terminates the workers (their own CHECK_FOR_INTERRUPTS then exits) and
  * rolls back whatever the call created; a worker's error reaches the
@@ -344,6 +348,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 	m.syn1 = SH_ARRAY(sh, off_syn1, float);
 	m.alias_prob = SH_ARRAY(sh, off_alias_prob, uint32);
 	m.alias_index = SH_ARRAY(sh, off_alias_index, int32);
+	m.stop = &InterruptPending;
 
 	w.neu1 = palloc(sizeof(float) * sh->dim);
 	w.neu1e = palloc(sizeof(float) * sh->dim);
@@ -402,8 +407,13 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 
 					w.loss = 0;
 					w.pairs = 0;
-					if (to > from)
-						SgnsTrainRange(&m, &w, sen, n, from, to, alpha);
+					/* train, servicing interrupts as soon as they come */
+					for (int at = from; at < to;)
+					{
+						at = SgnsTrainRange(&m, &w, sen, n, at, to, alpha);
+						if (at < to)
+							CHECK_FOR_INTERRUPTS();
+					}
 					slot->loss += w.loss;
 					slot->pairs += w.pairs;
 

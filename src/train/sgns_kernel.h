@@ -54,7 +54,7 @@ SGNS_SUFFIX(SgnsStep) (const float *restrict in, float *restrict out,
 	}
 }
 
-SGNS_FN_ATTR static void
+SGNS_FN_ATTR static int
 SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 							 const int32 *sen, int len, int from, int to,
 							 float alpha)
@@ -149,5 +149,10 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 					in[i] += neu1e[i];
 			}
 		}
+
+		/* a pending interrupt: let the caller service it */
+		if (*m->stop)
+			return pos + 1;
 	}
+	return to;
 }
