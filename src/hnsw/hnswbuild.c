@@ -342,8 +342,9 @@ BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
  * every pair of entries; instead only t's relations are worked out: t is
  * good if no good entry closer to s than t is closer to t than s is; if
  * so, each good entry farther than t that is closer to t than to s turns
- * filler.  (A full rerun could also promote a filler whose blocker turned
- * filler; that cascade is left out.)  Then the farthest filler, or if none
+ * filler, and the fillers get another look, since what kept one out may
+ * be gone.  (Unlike a full rerun, a promoted filler demotes nothing.)
+ * Then the farthest filler, or if none
  * the farthest entry, goes when the list is over capacity.  With force,
  * t is kept in any case.  Returns whether t is linked.
  */
@@ -365,10 +366,29 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc, bool force)
 	int			good;
 	bool		tgood = true;
 	bool		linked = true;
+	bool		demoted = false;
 
 	BuildLock(bs, s, LW_EXCLUSIVE);
 	n = BuildCount(list);
 	good = BuildGood(list);
+
+	/*
+	 * A full list turns away a candidate farther than all it holds: that
+	 * keeps lists short-ranged, which measured better recall on clustered
+	 * data than letting a distant "good" candidate displace a filler.
+	 */
+	if (n == cap && !force)
+	{
+		float		worst = -FLT_MAX;
+
+		for (int k = 0; k < n; k++)
+			worst = Max(worst, ldists[k]);
+		if (dist >= worst)
+		{
+			BuildUnlock(bs, s);
+			return false;
+		}
+	}
 
 	/* is t good? only good entries closer to s than t can say no */
 	for (int k = 0; k < good && ldists[k] < dist; k++)
@@ -389,7 +409,10 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc, bool force)
 		if (isgood && tgood && ldists[k] > dist &&
 			HnswDistance(bs->metric, tvec,
 						 BuildVec(bs, &bs->elems[list[1 + k]]), bs->dim) < ldists[k])
+		{
 			isgood = false;
+			demoted = true;
+		}
 		if (isgood)
 		{
 			gidx[ng] = list[1 + k];
@@ -433,6 +456,58 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc, bool force)
 		}
 		fidx[j] = ii;
 		fdist[j] = dd;
+	}
+
+	/*
+	 * A filler may have been kept out only by an entry just demoted: give
+	 * the fillers, closest first, another look against the good entries
+	 * that remain (a promoted one counts for those after it).
+	 */
+	if (demoted)
+	{
+		int			k = 0;
+
+		while (k < nf)
+		{
+			bool		ok = true;
+
+			for (int g = 0; g < ng && gdist[g] < fdist[k]; g++)
+			{
+				if (HnswDistance(bs->metric,
+								 BuildVec(bs, &bs->elems[fidx[k]]),
+								 BuildVec(bs, &bs->elems[gidx[g]]),
+								 bs->dim) < fdist[k])
+				{
+					ok = false;
+					break;
+				}
+			}
+			if (!ok)
+			{
+				k++;
+				continue;
+			}
+			/* move fidx[k] into the good run, in order */
+			{
+				int			j = ng;
+
+				while (j > 0 && gdist[j - 1] > fdist[k])
+				{
+					gidx[j] = gidx[j - 1];
+					gdist[j] = gdist[j - 1];
+					j--;
+				}
+				gidx[j] = fidx[k];
+				gdist[j] = fdist[k];
+				ng++;
+			}
+			for (int i = k; i < nf - 1; i++)
+			{
+				fidx[i] = fidx[i + 1];
+				fdist[i] = fdist[i + 1];
+			}
+			nf--;
+		}
 	}
 
 	/* over capacity: drop the farthest filler, else the farthest good */
