@@ -7,22 +7,25 @@
  * Inserting into the graph on disk costs a buffer lookup and lock for
  * every element a search touches; in memory it costs a pointer chase.  So
  * the build scans the heap, inserts each vector into a graph held in
- * backend memory (plain arrays: a vector and the neighbour lists of each
- * element, links as array positions), and when the scan is done lays the
- * graph out on pages in element order, each element's tuple followed by
- * its neighbour tuple, and writes every page once with a full-page generic
- * WAL record.
+ * memory (an arena of vectors and neighbour lists, links as element
+ * positions), and when the scan is done lays the graph out on pages in
+ * breadth-first order, each element's tuple followed by its neighbour
+ * tuple, and writes every page once with a full-page generic WAL record.
  *
  * The graph must fit in maintenance_work_mem.  When the next element would
  * not fit, the graph built so far is written out as above, and every
  * remaining tuple is inserted on disk as aminsert would: slower, but the
  * build finishes and the result is the same kind of index.
  *
- * The in-memory insertion is the same algorithm as the on-disk one in
- * hnswinsert.c (greedy descent, search of ef_construction candidates per
- * level, heuristic selection of up to 2m neighbours on level 0 and m
- * above, links back with pruning);
- * only the storage differs.
+ * With parallel workers the graph lives in dynamic shared memory and every
+ * participant inserts into it while scanning its share of the heap; each
+ * element's lists are guarded by an LWLock of its own (see BuildParallel).
+ *
+ * The in-memory insertion follows the on-disk one in hnswinsert.c (greedy
+ * descent, search of ef_construction candidates per level, heuristic
+ * selection of up to 2m neighbours on level 0 and m above, links back),
+ * except that links back update the neighbour's list incrementally
+ * instead of rerunning the heuristic (see BuildLink).
  *
  * src/hnsw/hnswbuild.c
  *
