@@ -193,8 +193,6 @@ typedef struct HnswCand
 	uint8		level;
 	bool		deleted;
 	uint32		visitTag;		/* == search->tag: seen in this layer */
-	int16		nlist;			/* cached level-0 list length, -1: none */
-	int32		listOff;		/* where it starts in HnswSearch.lists */
 	float	   *vec;			/* a copy, when the search keeps vectors */
 } HnswCand;
 
@@ -237,12 +235,6 @@ typedef struct HnswSearch
 	HnswHeap	frontier;		/* min-heap of elements still to expand */
 	HnswHeap	pending;		/* min-heap of found, not yet returned */
 	int64		evaluated;		/* elements whose distance was computed */
-
-	/* level-0 lists copied while loading (see HnswLoadOnPage) */
-	bool		cacheLists;
-	ItemPointerData *lists;
-	int			nlists;
-	int			maxlists;
 
 	ItemPointerData *nbuf;		/* scratch for one neighbour list */
 	int		   *ibuf;			/* scratch: its positions in cands */
