@@ -193,6 +193,8 @@ typedef struct HnswCand
 	uint8		level;
 	bool		deleted;
 	uint32		visitTag;		/* == search->tag: seen in this layer */
+	int16		nlist;			/* cached level-0 list length, -1: none */
+	int32		listOff;		/* where it starts in HnswSearch.lists */
 	float	   *vec;			/* a copy, when the search keeps vectors */
 } HnswCand;
 
@@ -220,6 +222,7 @@ typedef struct HnswSearch
 	const float *query;
 	bool		keepVectors;
 	uint32		tag;
+	BlockNumber nblocks;		/* cached size of the index */
 
 	HnswCand   *cands;
 	int			ncands;
@@ -235,7 +238,14 @@ typedef struct HnswSearch
 	HnswHeap	pending;		/* min-heap of found, not yet returned */
 	int64		evaluated;		/* elements whose distance was computed */
 
+	/* level-0 lists copied while loading (see HnswLoadOnPage) */
+	bool		cacheLists;
+	ItemPointerData *lists;
+	int			nlists;
+	int			maxlists;
+
 	ItemPointerData *nbuf;		/* scratch for one neighbour list */
+	int		   *ibuf;			/* scratch: its positions in cands */
 } HnswSearch;
 
 /* ---- hnsw.c ---- */
@@ -266,6 +276,7 @@ extern HnswSearch *HnswSearchCreate(Relation index, HnswMetric metric,
 extern int	HnswSearchLoad(HnswSearch *s, ItemPointer tid);
 extern int	HnswSearchNeighbors(HnswSearch *s, HnswCand *c, int lc,
 								ItemPointerData *out);
+extern int	HnswSearchExpand(HnswSearch *s, int ci, int lc, int *out);
 extern int	HnswSearchLayer(HnswSearch *s, int *entries, int nentries,
 							int ef, int lc, int *result);
 extern int	HnswSearchDescend(HnswSearch *s, HnswMetaPageData *meta,

@@ -20,7 +20,8 @@
  *
  * The in-memory insertion is the same algorithm as the on-disk one in
  * hnswinsert.c (greedy descent, search of ef_construction candidates per
- * level, heuristic selection of m neighbours, links back with pruning);
+ * level, heuristic selection of up to 2m neighbours on level 0 and m
+ * above, links back with pruning);
  * only the storage differs.
  *
  * src/hnsw/hnswbuild.c
@@ -28,6 +29,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <float.h>
 
 #include "access/tableam.h"
 #include "access/xloginsert.h"
@@ -46,8 +49,10 @@
 
 /*
  * One element of the in-memory graph.  lists points at the neighbour
- * lists: for each level from 0 up, a count followed by the capacity
- * (2m for level 0, m above) of element positions.
+ * lists: for each level from 0 up, a count, then the capacity (2m for
+ * level 0, m above) of element positions, then as many distances (float
+ * bits) from this element to each.  Keeping the distances saves computing
+ * them again each time a full list must choose what to keep.
  */
 typedef struct HnswBuildElement
 {
@@ -100,10 +105,17 @@ typedef struct HnswBuildState
 static inline int32 *
 BuildList(HnswBuildState *bs, HnswBuildElement *e, int lc)
 {
-	/* level 0 list is count + 2m slots; each higher one count + m */
+	/* level 0 list is count + 2 x 2m slots; each higher one count + 2m */
 	if (lc == 0)
 		return e->lists;
-	return e->lists + (1 + 2 * bs->m) + (lc - 1) * (1 + bs->m);
+	return e->lists + (1 + 4 * bs->m) + (lc - 1) * (1 + 2 * bs->m);
+}
+
+/* The distances of a list, after its positions. */
+static inline float *
+BuildListDists(int32 *list, int cap)
+{
+	return (float *) (list + 1 + cap);
 }
 
 static void *
@@ -201,15 +213,17 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 
 /*
  * Run the heuristic over candidates given as (distance to base, position)
- * and write the chosen positions into out; returns how many.
+ * and write the chosen into list (positions, then distances, as in
+ * BuildListDists), setting its count.
  */
-static int
+static void
 BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
-			int keep, int32 *out)
+			int cap, int32 *list)
 {
 	float	  **vecs = palloc(sizeof(float *) * n);
 	float	   *dists = palloc(sizeof(float) * n);
 	int		   *chosen = palloc(sizeof(int) * n);
+	float	   *ldists = BuildListDists(list, cap);
 	int			nchosen;
 
 	for (int i = 0; i < n; i++)
@@ -218,18 +232,23 @@ BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
 		dists[i] = c[i].dist;
 	}
 	nchosen = HnswSelectNeighbors(bs->metric, bs->dim, base, vecs, dists, n,
-								  keep, chosen);
+								  cap, chosen);
 	for (int i = 0; i < nchosen; i++)
-		out[i] = c[chosen[i]].idx;
+	{
+		list[1 + i] = c[chosen[i]].idx;
+		ldists[i] = c[chosen[i]].dist;
+	}
+	list[0] = nchosen;
 	pfree(vecs);
 	pfree(dists);
 	pfree(chosen);
-	return nchosen;
 }
 
 /*
- * Add a link from element s to element t at level lc, pruning s's list
- * with the heuristic when it is full.
+ * Add a link from element s to element t at distance dist at level lc.
+ * When s's list is full, a candidate farther than everything in it would
+ * be the first to go, so it is turned away at once; otherwise the
+ * heuristic chooses among the old neighbours and t.
  */
 static void
 BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc)
@@ -237,26 +256,30 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc)
 	HnswBuildElement *e = &bs->elems[s];
 	int32	   *list = BuildList(bs, e, lc);
 	int			cap = HnswListCapacity(bs->m, lc);
-	HnswHeapItem *c;
+	float	   *ldists = BuildListDists(list, cap);
+	HnswHeapItem c[2 * HNSW_MAX_M + 1];
+	float		worst = -FLT_MAX;
 	int			n;
 
 	if (list[0] < cap)
 	{
 		list[1 + list[0]] = t;
+		ldists[list[0]] = dist;
 		list[0]++;
 		return;
 	}
-	c = palloc(sizeof(HnswHeapItem) * (cap + 1));
 	for (n = 0; n < cap; n++)
 	{
 		c[n].idx = list[1 + n];
-		c[n].dist = BuildDist(bs, e->vec, c[n].idx);
+		c[n].dist = ldists[n];
+		worst = Max(worst, ldists[n]);
 	}
+	if (dist >= worst)
+		return;
 	c[n].idx = t;
 	c[n].dist = dist;
 	n++;
-	list[0] = BuildSelect(bs, e->vec, c, n, cap, list + 1);
-	pfree(c);
+	BuildSelect(bs, e->vec, c, n, cap, list);
 }
 
 /*
@@ -296,17 +319,11 @@ BuildInsert(HnswBuildState *bs, int i)
 	{
 		int			nfound = BuildSearchLayer(bs, q, entries, nentries, ef, lc);
 		int32	   *list = BuildList(bs, e, lc);
+		int			cap = HnswListCapacity(bs->m, lc);
 
-		list[0] = BuildSelect(bs, q, bs->found, nfound, bs->m, list + 1);
+		BuildSelect(bs, q, bs->found, nfound, cap, list);
 		for (int k = 1; k <= list[0]; k++)
-		{
-			float		d = 0;
-
-			for (int f = 0; f < nfound; f++)
-				if (bs->found[f].idx == list[k])
-					d = bs->found[f].dist;
-			BuildLink(bs, list[k], i, d, lc);
-		}
+			BuildLink(bs, list[k], i, BuildListDists(list, cap)[k - 1], lc);
 		memcpy(entries, bs->found, sizeof(HnswHeapItem) * nfound);
 		nentries = nfound;
 	}
@@ -344,6 +361,56 @@ BuildWritePage(HnswBuildState *bs, Page page, BlockNumber expect)
 }
 
 /*
+ * The order in which elements go onto pages: breadth first over level 0
+ * from the entry point, then whatever that did not reach.  A breadth-first
+ * order puts the neighbours of an element next to each other, often on one
+ * page, and a search expanding that element then reads them with one
+ * buffer access (see HnswSearchLoadMany) instead of one each.
+ */
+static int *
+BuildLayoutOrder(HnswBuildState *bs)
+{
+	int		   *order = palloc_extended(sizeof(int) * Max(bs->nelems, 1),
+										MCXT_ALLOC_HUGE);
+	int			head = 0;
+	int			tail = 0;
+
+	if (bs->nelems == 0)
+		return order;
+	if (++bs->tag == 0)
+	{
+		memset(bs->visited, 0, sizeof(uint32) * bs->maxelems);
+		bs->tag = 1;
+	}
+	order[tail++] = bs->entry;
+	bs->visited[bs->entry] = bs->tag;
+	for (int start = 0;; start++)
+	{
+		while (head < tail)
+		{
+			int32	   *list = BuildList(bs, &bs->elems[order[head++]], 0);
+
+			for (int k = 1; k <= list[0]; k++)
+			{
+				if (bs->visited[list[k]] == bs->tag)
+					continue;
+				bs->visited[list[k]] = bs->tag;
+				order[tail++] = list[k];
+			}
+		}
+		/* the unreached, if any, seed further passes */
+		while (start < bs->nelems && bs->visited[start] == bs->tag)
+			start++;
+		if (start >= bs->nelems)
+			break;
+		bs->visited[start] = bs->tag;
+		order[tail++] = start;
+	}
+	Assert(tail == bs->nelems);
+	return order;
+}
+
+/*
  * Lay out and write the whole in-memory graph, then point the metapage at
  * its entry.  Pass 1 gives every element its place (so links can be
  * written as item pointers), pass 2 fills and writes the pages in order.
@@ -364,14 +431,17 @@ BuildFlush(HnswBuildState *bs)
 	Buffer		mbuf;
 	GenericXLogState *state;
 	HnswMetaPage meta;
+	int		   *order;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_WRITE);
+
+	order = BuildLayoutOrder(bs);
 
 	/* pass 1: places */
 	blkno = first - 1;
 	for (int i = 0; i < bs->nelems; i++)
 	{
-		HnswBuildElement *e = &bs->elems[i];
+		HnswBuildElement *e = &bs->elems[order[i]];
 		Size		nsize = HnswNeighborTupleSize(bs->m, e->level);
 		Size		need = esize + nsize + 2 * sizeof(ItemIdData);
 
@@ -406,7 +476,7 @@ BuildFlush(HnswBuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->nelems);
 	for (int i = 0; i < bs->nelems; i++)
 	{
-		HnswBuildElement *e = &bs->elems[i];
+		HnswBuildElement *e = &bs->elems[order[i]];
 		HnswElementTuple etup = (HnswElementTuple) ebuf;
 		HnswNeighborTuple ntup = (HnswNeighborTuple) nbuf;
 		Size		nsize = HnswNeighborTupleSize(bs->m, e->level);
@@ -487,6 +557,7 @@ BuildFlush(HnswBuildState *bs)
 	pfree(page);
 	pfree(ebuf);
 	pfree(nbuf);
+	pfree(order);
 }
 
 /*
@@ -576,7 +647,7 @@ BuildAddVector(HnswBuildState *bs, const float *vec, ItemPointer heaptid)
 	}
 
 	level = HnswRandomLevel(bs->m, bs->maxLevel);
-	lsize = sizeof(int32) * ((1 + 2 * bs->m) + level * (1 + bs->m));
+	lsize = sizeof(int32) * ((1 + 4 * bs->m) + level * (1 + 2 * bs->m));
 	if (!BuildReserve(bs, MAXALIGN(sizeof(float) * bs->dim) + MAXALIGN(lsize)))
 	{
 		HnswInsertVector(bs->index, bs->metric, bs->m, bs->efc, vec, bs->dim,

@@ -88,7 +88,8 @@ HnswInsertVector(Relation index, HnswMetric metric, int m, int efc,
 		float	   *dists = palloc(sizeof(float) * nfound);
 		int		   *cidx = palloc(sizeof(int) * nfound);
 		int			n = 0;
-		int		   *chosen = palloc(sizeof(int) * m);
+		int			keep = HnswListCapacity(m, lc);
+		int		   *chosen = palloc(sizeof(int) * keep);
 
 		for (int i = 0; i < nfound; i++)
 		{
@@ -103,7 +104,7 @@ HnswInsertVector(Relation index, HnswMetric metric, int m, int efc,
 			n++;
 		}
 		nchosen[lc] = HnswSelectNeighbors(metric, dim, vec, vecs, dists, n,
-										  m, chosen);
+										  keep, chosen);
 		lists[lc] = palloc(sizeof(ItemPointerData) * Max(nchosen[lc], 1));
 		chosenIdx[lc] = palloc(sizeof(int) * Max(nchosen[lc], 1));
 		for (int i = 0; i < nchosen[lc]; i++)

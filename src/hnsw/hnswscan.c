@@ -134,10 +134,10 @@ HnswScanRound(HnswScanOpaque so, int ef)
 		}
 		CHECK_FOR_INTERRUPTS();
 		HnswHeapPop(&s->frontier);
-		nn = HnswSearchNeighbors(s, &s->cands[c.idx], 0, s->nbuf);
+		nn = HnswSearchExpand(s, c.idx, 0, s->ibuf);
 		for (int i = 0; i < nn; i++)
 		{
-			int			idx = HnswSearchLoad(s, &s->nbuf[i]);
+			int			idx = s->ibuf[i];
 			HnswCand   *e = &s->cands[idx];
 
 			if (e->visitTag == s->tag)

@@ -316,8 +316,28 @@ HnswSearchCreate(Relation index, HnswMetric metric, int dim, int m,
 	memset(s->hvals, -1, sizeof(int32) * hsize);
 	s->hmask = hsize - 1;
 	s->nbuf = palloc(sizeof(ItemPointerData) * HnswNeighborSlots(m, HNSW_MAX_LEVEL));
+	s->ibuf = palloc(sizeof(int) * HnswNeighborSlots(m, HNSW_MAX_LEVEL));
+	s->cacheLists = true;
 	return s;
 }
+
+/*
+ * Is blkno an element page that exists?  The relation's size is asked of
+ * the kernel only when the cached size is too small, since a search
+ * checks every link it follows.
+ */
+static bool
+HnswBlockInRange(HnswSearch *s, BlockNumber blkno)
+{
+	if (blkno == HNSW_METAPAGE_BLKNO || blkno == InvalidBlockNumber)
+		return false;
+	if (blkno >= s->nblocks)
+		s->nblocks = RelationGetNumberOfBlocks(s->index);
+	return blkno < s->nblocks;
+}
+
+static int	HnswCopyList(HnswNeighborTuple ntup, int m, int lc,
+						 ItemPointerData *out);
 
 static void
 HnswCorrupt(Relation index, ItemPointer tid, const char *what)
@@ -331,21 +351,13 @@ HnswCorrupt(Relation index, ItemPointer tid, const char *what)
 }
 
 /*
- * Return the index in s->cands of the element at tid, reading its page the
- * first time the search meets it.  Its distance to the query is computed
- * on the page, so the vector is copied only when the search keeps them.
+ * Look tid up among the elements already met; returns its position in
+ * s->cands or -1, and in *slot the hash slot where it would go.
  */
-int
-HnswSearchLoad(HnswSearch *s, ItemPointer tid)
+static inline int
+HnswSearchFind(HnswSearch *s, uint64 key, uint32 *slot)
 {
-	uint64		key = HnswTidKey(tid);
 	uint32		h = HnswHashKey(key) & s->hmask;
-	Buffer		buf;
-	Page		page;
-	ItemId		iid;
-	HnswElementTuple etup;
-	HnswCand   *c;
-	int			idx;
 
 	while (s->hvals[h] >= 0)
 	{
@@ -353,35 +365,49 @@ HnswSearchLoad(HnswSearch *s, ItemPointer tid)
 			return s->hvals[h];
 		h = (h + 1) & s->hmask;
 	}
+	*slot = h;
+	return -1;
+}
 
-	if (ItemPointerGetBlockNumberNoCheck(tid) == HNSW_METAPAGE_BLKNO ||
-		ItemPointerGetBlockNumberNoCheck(tid) >=
-		RelationGetNumberOfBlocks(s->index))
-		HnswCorrupt(s->index, tid, "link to a block out of range");
+/*
+ * Copy the element at tid out of a page we hold share-locked (the caller
+ * checked that it is not known yet, slot from HnswSearchFind).  Its
+ * distance to the query is computed on the page, so the vector is copied
+ * only when the search keeps vectors.  When its neighbour tuple is on the
+ * same page, which is the rule, its level-0 list is copied too, so that
+ * expanding it later costs no page access.  On a bad link the buffer is
+ * released before the error.
+ */
+static int
+HnswLoadOnPage(HnswSearch *s, Buffer buf, ItemPointer tid, uint32 slot)
+{
+	Page		page = BufferGetPage(buf);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	ItemId		iid;
+	HnswElementTuple etup;
+	HnswCand   *c;
+	int			idx;
 
-	if (s->ncands == s->maxcands)
-	{
-		s->maxcands *= 2;
-		s->cands = repalloc(s->cands, sizeof(HnswCand) * s->maxcands);
-	}
-	idx = s->ncands;
-	c = &s->cands[idx];
-
-	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(tid));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (ItemPointerGetOffsetNumber(tid) > PageGetMaxOffsetNumber(page))
+	if (off > PageGetMaxOffsetNumber(page))
 	{
 		UnlockReleaseBuffer(buf);
 		HnswCorrupt(s->index, tid, "link to a missing tuple");
 	}
-	iid = PageGetItemId(page, ItemPointerGetOffsetNumber(tid));
+	iid = PageGetItemId(page, off);
 	etup = (HnswElementTuple) PageGetItem(page, iid);
 	if (!ItemIdIsNormal(iid) || etup->type != HNSW_TUPLE_ELEMENT)
 	{
 		UnlockReleaseBuffer(buf);
 		HnswCorrupt(s->index, tid, "link to a tuple that is not an element");
 	}
+
+	if (s->ncands == s->maxcands)
+	{
+		s->maxcands *= 2;
+		s->cands = repalloc_huge(s->cands, sizeof(HnswCand) * s->maxcands);
+	}
+	idx = s->ncands;
+	c = &s->cands[idx];
 	c->tid = *tid;
 	c->ntid = etup->ntid;
 	c->heaptid = etup->heaptid;
@@ -390,19 +416,120 @@ HnswSearchLoad(HnswSearch *s, ItemPointer tid)
 	c->visitTag = 0;
 	c->dist = s->query ? HnswDistance(s->metric, s->query, etup->vec, s->dim) : 0;
 	c->vec = NULL;
+	c->nlist = -1;
 	if (s->keepVectors)
 	{
 		c->vec = palloc(sizeof(float) * s->dim);
 		memcpy(c->vec, etup->vec, sizeof(float) * s->dim);
 	}
-	UnlockReleaseBuffer(buf);
+	if (s->cacheLists &&
+		ItemPointerGetBlockNumber(&etup->ntid) == BufferGetBlockNumber(buf) &&
+		ItemPointerGetOffsetNumber(&etup->ntid) <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		niid = PageGetItemId(page, ItemPointerGetOffsetNumber(&etup->ntid));
+		HnswNeighborTuple ntup = (HnswNeighborTuple) PageGetItem(page, niid);
+
+		if (ItemIdIsNormal(niid) && ntup->type == HNSW_TUPLE_NEIGHBORS &&
+			ntup->level == etup->level)
+		{
+			int			cap = HnswListCapacity(s->m, 0);
+
+			if (s->nlists + cap > s->maxlists)
+			{
+				s->maxlists = Max(s->maxlists * 2, 64 * cap);
+				s->lists = s->lists ?
+					repalloc_huge(s->lists, sizeof(ItemPointerData) * s->maxlists) :
+					palloc(sizeof(ItemPointerData) * s->maxlists);
+			}
+			c->listOff = s->nlists;
+			c->nlist = HnswCopyList(ntup, s->m, 0, s->lists + s->nlists);
+			s->nlists += c->nlist;
+		}
+	}
 
 	s->ncands++;
-	s->hkeys[h] = key;
-	s->hvals[h] = idx;
+	s->hkeys[slot] = HnswTidKey(tid);
+	s->hvals[slot] = idx;
 	if ((uint32) s->ncands * 2 > s->hmask)
 		HnswHashGrow(s);
 	return idx;
+}
+
+/*
+ * Return the position in s->cands of the element at tid, reading its page
+ * the first time the search meets it.
+ */
+int
+HnswSearchLoad(HnswSearch *s, ItemPointer tid)
+{
+	uint32		slot;
+	int			idx = HnswSearchFind(s, HnswTidKey(tid), &slot);
+	Buffer		buf;
+
+	if (idx >= 0)
+		return idx;
+	if (!HnswBlockInRange(s, ItemPointerGetBlockNumberNoCheck(tid)))
+		HnswCorrupt(s->index, tid, "link to a block out of range");
+	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	idx = HnswLoadOnPage(s, buf, tid, slot);
+	UnlockReleaseBuffer(buf);
+	return idx;
+}
+
+/*
+ * HnswSearchLoad for n elements at once: those not met yet are read in
+ * block order, each page once however many of them it holds.  Writes
+ * their positions into out.
+ */
+static void
+HnswSearchLoadMany(HnswSearch *s, ItemPointerData *tids, int n, int *out)
+{
+	int			missing[2 * HNSW_MAX_M];
+	int			nmissing = 0;
+	int			j = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		uint32		slot;
+
+		out[i] = HnswSearchFind(s, HnswTidKey(&tids[i]), &slot);
+		if (out[i] < 0)
+		{
+			/* insertion sort by TID: lists are short */
+			int			k = nmissing++;
+
+			while (k > 0 && HnswTidKey(&tids[missing[k - 1]]) > HnswTidKey(&tids[i]))
+			{
+				missing[k] = missing[k - 1];
+				k--;
+			}
+			missing[k] = i;
+		}
+	}
+
+	while (j < nmissing)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&tids[missing[j]]);
+		Buffer		buf;
+
+		if (!HnswBlockInRange(s, blkno))
+			HnswCorrupt(s->index, &tids[missing[j]], "link to a block out of range");
+		buf = ReadBuffer(s->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		for (; j < nmissing &&
+			 ItemPointerGetBlockNumberNoCheck(&tids[missing[j]]) == blkno; j++)
+		{
+			uint32		slot;
+			int			i = missing[j];
+
+			/* a list may name an element twice only if damaged; be safe */
+			out[i] = HnswSearchFind(s, HnswTidKey(&tids[i]), &slot);
+			if (out[i] < 0)
+				out[i] = HnswLoadOnPage(s, buf, &tids[i], slot);
+		}
+		UnlockReleaseBuffer(buf);
+	}
 }
 
 /*
@@ -462,13 +589,36 @@ HnswSearchNeighbors(HnswSearch *s, HnswCand *c, int lc, ItemPointerData *out)
 
 	if (lc > c->level)
 		return 0;
-	if (ItemPointerGetBlockNumberNoCheck(&c->ntid) >=
-		RelationGetNumberOfBlocks(s->index))
+	if (!HnswBlockInRange(s, ItemPointerGetBlockNumberNoCheck(&c->ntid)))
 		HnswCorrupt(s->index, &c->ntid, "neighbour tuple out of range");
 	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&c->ntid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	n = HnswCopyList(HnswGetNeighborTuple(s, buf, c, lc), s->m, lc, out);
 	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
+ * The neighbours of cands[ci] at level lc, loaded: writes their positions
+ * in s->cands into out and returns their number.  The level-0 list copied
+ * when the element was loaded is used if there is one; a search may work
+ * from a list a concurrent insert has changed since, which only means it
+ * misses the newest link.
+ */
+int
+HnswSearchExpand(HnswSearch *s, int ci, int lc, int *out)
+{
+	HnswCand   *c = &s->cands[ci];
+	int			n;
+
+	if (lc == 0 && c->nlist >= 0)
+	{
+		n = c->nlist;
+		memcpy(s->nbuf, s->lists + c->listOff, sizeof(ItemPointerData) * n);
+	}
+	else
+		n = HnswSearchNeighbors(s, c, lc, s->nbuf);
+	HnswSearchLoadMany(s, s->nbuf, n, out);
 	return n;
 }
 
@@ -509,10 +659,10 @@ HnswSearchLayer(HnswSearch *s, int *entries, int nentries, int ef, int lc,
 
 		if (best.n >= ef && c.dist > HnswHeapTop(&best).dist)
 			break;
-		nn = HnswSearchNeighbors(s, &s->cands[c.idx], lc, s->nbuf);
+		nn = HnswSearchExpand(s, c.idx, lc, s->ibuf);
 		for (int i = 0; i < nn; i++)
 		{
-			int			idx = HnswSearchLoad(s, &s->nbuf[i]);
+			int			idx = s->ibuf[i];
 			HnswCand   *e = &s->cands[idx];
 
 			if (e->visitTag == s->tag)
@@ -573,6 +723,7 @@ HnswSelectNeighbors(HnswMetric metric, int dim, const float *base,
 {
 	int		   *order = palloc(sizeof(int) * n);
 	int			nchosen = 0;
+	int			npruned = 0;
 
 	/* insertion sort by distance: n is at most a few hundred */
 	for (int i = 0; i < n; i++)
@@ -602,7 +753,18 @@ HnswSelectNeighbors(HnswMetric metric, int dim, const float *base,
 		}
 		if (good)
 			chosen[nchosen++] = i;
+		else
+			order[npruned++] = i;	/* k >= npruned: no clash */
 	}
+
+	/*
+	 * Fill the list up with the closest of the pruned candidates.  The
+	 * paper leaves this optional; full lists give the search more ways
+	 * out of a cluster, which buys recall at small ef for a few more
+	 * distance computations per hop.
+	 */
+	for (int k = 0; k < npruned && nchosen < keep; k++)
+		chosen[nchosen++] = order[k];
 	pfree(order);
 	return nchosen;
 }
