@@ -354,7 +354,34 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- The planner may prefer an exact scan when ef_search is large (the index
+-- scan's estimated cost grows with it); the curve is about the index.
+SET enable_seqscan = off;
 SELECT bench_sweep(string_to_array(:'efs', ',')::integer[], :k, :'have_pgvector'::boolean, :seconds) AS swept \gset
+-- The scans in the plan of one query at the last ef_search: the index's.
+CREATE FUNCTION bench_plan(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	line		text;
+	scans		text[] := '{}';
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		IF line ~ 'Scan' THEN
+			scans := scans || btrim(regexp_replace(line, '^[ ->]*', ''));
+		END IF;
+	END LOOP;
+	RETURN array_to_string(scans, '; ');
+END
+$$;
+SELECT 'embed' AS system, bench_plan(format(
+	'SELECT id FROM bench_item_embed ORDER BY v <=> %L::embedding LIMIT %s',
+	(SELECT v FROM bench_query ORDER BY qid LIMIT 1), :k)) AS plan
+\if :have_pgvector
+UNION ALL
+SELECT 'pgvector', bench_plan(format(
+	'SELECT id FROM bench_item_vector ORDER BY v <=> %L::vector LIMIT %s',
+	(SELECT v FROM bench_query_vector ORDER BY qid LIMIT 1), :k))
+\endif
+;
 
 SELECT ef_search,
        round(max(recall) FILTER (WHERE system = 'embed')::numeric, 4) AS embed_recall,
@@ -434,9 +461,9 @@ WITH lim AS (
 ), xgrid AS (
 	SELECT string_agg(format(
 		'<line x1="%s" y1="80" x2="%s" y2="500" stroke="#e5e5e5"/><text x="%s" y="520" text-anchor="middle">%s</text>',
-		px, px, px, round(g, 1)), E'\n') AS svg
+		px, px, px, CASE WHEN x1 - x0 <= 0.2 THEN round(g, 2) ELSE round(g, 1) END), E'\n') AS svg
 	FROM lim, LATERAL (SELECT g, round((80 + (g - x0) / (x1 - x0) * 640)::numeric, 1) AS px
-	                   FROM generate_series(x0, x1, 0.1) g) s
+	                   FROM generate_series(x0, x1, CASE WHEN x1 - x0 <= 0.2 THEN 0.02 ELSE 0.1 END) g) s
 ), ygrid AS (
 	SELECT string_agg(format(
 		'<line x1="80" y1="%s" x2="720" y2="%s" stroke="#e5e5e5"/><text x="72" y="%s" text-anchor="end">%s</text>',
@@ -461,7 +488,7 @@ WITH lim AS (
 ), legend AS (
 	SELECT string_agg(format(
 		'<line x1="90" y1="%s" x2="115" y2="%s" stroke="%s" stroke-width="2"/><text x="122" y="%s">%s</text>',
-		100 + 18 * n, 100 + 18 * n, colour, 104 + 18 * n, label), E'\n') AS svg
+		450 + 18 * n, 450 + 18 * n, colour, 454 + 18 * n, label), E'\n') AS svg
 	FROM (SELECT row_number() OVER (ORDER BY system) AS n, colour,
 	             CASE system WHEN 'embed' THEN :'embed_version' || ' (embed_hnsw)'
 	                         ELSE :'vector_version' || ' (hnsw)' END AS label
