@@ -59,6 +59,10 @@ CREATE TABLE public.t_sec (id int, v embedding);
 INSERT INTO public.t_sec SELECT g, ARRAY[g, 1]::embedding FROM generate_series(1, 50) g;
 CREATE INDEX t_sec_btree ON public.t_sec (v);
 CREATE INDEX t_sec_hash ON public.t_sec USING hash (v);
+CREATE INDEX t_sec_hnsw ON public.t_sec USING embed_hnsw (v embedding_l2_ops);
+CREATE TABLE public.t_sec_tokens AS
+	SELECT d AS doc_id, p AS pos, 'w' || (d * 7 + p * 3) % 9 AS token
+	FROM generate_series(1, 20) d, generate_series(1, 10) p;
 GRANT SELECT ON public.t_sec TO regress_embed_mallory;
 SET ROLE regress_embed_mallory;
 CREATE TABLE mallory.calls (fn text);
@@ -107,6 +111,8 @@ EXPLAIN (COSTS OFF) SELECT id FROM public.t_sec WHERE v < '[3,0]' ORDER BY v;
 SELECT id FROM public.t_sec WHERE v = '[7,1]';
 SELECT id FROM public.t_sec WHERE v < '[3,0]' ORDER BY v;
 SELECT count(DISTINCT v) FROM public.t_sec;
+EXPLAIN (COSTS OFF) SELECT id FROM public.t_sec ORDER BY v <-> '[5.2,1]' LIMIT 3;
+SELECT id FROM public.t_sec ORDER BY v <-> '[5.2,1]' LIMIT 3;
 RESET enable_seqscan;
 SELECT count(*) FROM public.t_sec a JOIN public.t_sec b USING (v);
 -- COPY goes through the type's output function
@@ -116,6 +122,28 @@ SELECT count(*) AS planted_calls FROM mallory.calls;
 -- to mallory's, which shows the look-alikes were live all along
 SELECT cosine_distance('[1]', '[1]') IS NULL AS resolved_to_planted;
 SELECT fn FROM mallory.calls;
+TRUNCATE mallory.calls;
+
+-- Training builds SQL of its own.  Mallory now also plants a type named
+-- embedding and a trigger function with the name embed uses for model
+-- tables; training and embed_document, run by the superuser with
+-- mallory's schema first, must still use embed's own.
+SET ROLE regress_embed_mallory;
+CREATE DOMAIN mallory.embedding AS text;
+CREATE FUNCTION mallory.embed_model_changed() RETURNS trigger LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM mallory.planted('embed_model_changed'); RETURN NULL; END $$;
+RESET ROLE;
+SET client_min_messages = warning;
+SELECT vocab_size FROM public.embed_train('public.t_sec_tokens', 'public.t_sec_model',
+	dim => 4, min_count => 1, progress => false);
+RESET client_min_messages;
+SELECT format_type(atttypid, atttypmod) AS model_column_type FROM pg_attribute
+WHERE attrelid = 'public.t_sec_model'::regclass AND attname = 'embedding';
+SELECT tgfoid::regprocedure AS model_trigger FROM pg_trigger
+WHERE tgrelid = 'public.t_sec_model'::regclass;
+UPDATE public.t_sec_model SET count = count + 1;
+SELECT public.dims(public.embed_document('public.t_sec_model', ARRAY['w1', 'w2']));
+SELECT count(*) AS planted_calls FROM mallory.calls;
 RESET search_path;
 
 -- Mallory cannot replace or alter embed's own functions or operators
@@ -140,7 +168,7 @@ SELECT what, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
 ) t(what, q);
 RESET ROLE;
 
-DROP TABLE public.t_sec;
+DROP TABLE public.t_sec, public.t_sec_tokens, public.t_sec_model;
 SET client_min_messages = warning;
 DROP OWNED BY regress_embed_mallory;
 RESET client_min_messages;

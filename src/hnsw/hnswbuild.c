@@ -32,7 +32,11 @@
 
 #include <float.h>
 
+#include "access/parallel.h"
+#include "access/relation.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
@@ -40,29 +44,76 @@
 #include "embedding.h"
 #include "hnsw.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/snapmgr.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 
-/* Size of the blocks the element storage is carved from. */
-#define HNSW_ARENA_BLOCK	(1024 * 1024)
+/* DSM keys of a parallel build. */
+#define HNSW_KEY_SHARED		UINT64CONST(0xE4B0000000000001)
+#define HNSW_KEY_ELEMS		UINT64CONST(0xE4B0000000000002)
+#define HNSW_KEY_LOCKS		UINT64CONST(0xE4B0000000000003)
+#define HNSW_KEY_ARENA		UINT64CONST(0xE4B0000000000004)
+
+/* The level of a position whose element was never stored (graph full). */
+#define HNSW_HOLE			0xFF
 
 /*
- * One element of the in-memory graph.  lists points at the neighbour
- * lists: for each level from 0 up, a count, then the capacity (2m for
- * level 0, m above) of element positions, then as many distances (float
- * bits) from this element to each.  Keeping the distances saves computing
- * them again each time a full list must choose what to keep.
+ * One element of the in-memory graph.  Its vector lies at off in the
+ * arena, its neighbour lists right after: for each level from 0 up, a
+ * count, then the capacity (2m for level 0, m above) of element positions,
+ * then as many distances (float bits) from this element to each.  Keeping
+ * the distances saves computing them again each time a full list must
+ * choose what to keep.  The arena is addressed by offset, not pointer, so
+ * the same graph can live in dynamic shared memory, mapped at a different
+ * address in each process of a parallel build.
  */
 typedef struct HnswBuildElement
 {
-	float	   *vec;
-	int32	   *lists;
+	Size		off;
 	ItemPointerData heaptid;
 	ItemPointerData tid;		/* where it goes on disk, once placed */
 	ItemPointerData ntid;
-	uint8		level;
+	uint8		level;			/* HNSW_HOLE: no element */
 } HnswBuildElement;
+
+/*
+ * What the processes of a parallel build share, followed in the same
+ * chunk by the parallel heap scan's descriptor.  The element positions,
+ * their locks and the arena are separate chunks.  Each element's lists are
+ * guarded by its LWLock (one element lock at a time, so no deadlock); the
+ * entry point by the spinlock.
+ */
+typedef struct HnswShared
+{
+	/* set by the leader before launch */
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			dim;
+	int			m;
+	int			efc;
+	int			maxLevel;
+	int			maxelems;
+	Size		arenaSize;
+	int			lwtranche;
+
+	slock_t		mutex;
+	int			entry;			/* under mutex */
+	int			entryLevel;		/* under mutex */
+	double		reltuples;		/* under mutex, summed at the end */
+	double		indtuples;		/* under mutex, summed at the end */
+	pg_atomic_uint32 nelems;	/* positions handed out */
+	pg_atomic_uint64 arenaUsed;
+	pg_atomic_uint32 full;		/* something did not fit */
+} HnswShared;
+
+#define ParallelTableScanFromHnswShared(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(HnswShared))))
 
 typedef struct HnswBuildState
 {
@@ -86,29 +137,45 @@ typedef struct HnswBuildState
 	HnswHeap	cand;
 	HnswHeap	best;
 	HnswHeapItem *found;
+	int32	   *listbuf;		/* a copy of one list, parallel builds */
 
 	/* memory */
 	MemoryContext buildCtx;
 	MemoryContext graphCtx;
 	MemoryContext tmpCtx;
-	char	   *arena;
-	Size		arenaLeft;
-	Size		memUsed;
+	char	   *base;			/* the arena */
+	Size		arenaUsed;
+	Size		arenaSize;
+	Size		memUsed;		/* arena and arrays, serial builds */
 	Size		memLimit;
 	bool		onDisk;			/* graph written; inserting on disk now */
+
+	/* parallel builds: all of the above that is shared lives here */
+	HnswShared *shared;
+	LWLock	   *locks;
+	bool		isLeader;
 
 	float	   *scratch;		/* one prepared vector */
 } HnswBuildState;
 
 /* ---- the in-memory graph ---- */
 
+static inline float *
+BuildVec(HnswBuildState *bs, HnswBuildElement *e)
+{
+	return (float *) (bs->base + e->off);
+}
+
 static inline int32 *
 BuildList(HnswBuildState *bs, HnswBuildElement *e, int lc)
 {
+	int32	   *lists = (int32 *) (bs->base + e->off +
+								   MAXALIGN(sizeof(float) * bs->dim));
+
 	/* level 0 list is count + 2 x 2m slots; each higher one count + 2m */
 	if (lc == 0)
-		return e->lists;
-	return e->lists + (1 + 4 * bs->m) + (lc - 1) * (1 + 2 * bs->m);
+		return lists;
+	return lists + (1 + 4 * bs->m) + (lc - 1) * (1 + 2 * bs->m);
 }
 
 /* The distances of a list, after its positions. */
@@ -118,35 +185,39 @@ BuildListDists(int32 *list, int cap)
 	return (float *) (list + 1 + cap);
 }
 
-static void *
-BuildAlloc(HnswBuildState *bs, Size size)
+/* Bytes of one element of a level in the arena. */
+static inline Size
+BuildElementSize(HnswBuildState *bs, int level)
 {
-	void	   *p;
+	return MAXALIGN(sizeof(float) * bs->dim) +
+		MAXALIGN(sizeof(int32) * ((1 + 4 * bs->m) + level * (1 + 2 * bs->m)));
+}
 
-	size = MAXALIGN(size);
-	if (bs->arenaLeft < size)
-	{
-		Size		block = Max(HNSW_ARENA_BLOCK, size);
+static inline void
+BuildLock(HnswBuildState *bs, int i, LWLockMode mode)
+{
+	if (bs->locks)
+		LWLockAcquire(&bs->locks[i], mode);
+}
 
-		bs->arena = MemoryContextAllocHuge(bs->graphCtx, block);
-		bs->arenaLeft = block;
-		bs->memUsed += block;
-	}
-	p = bs->arena;
-	bs->arena += size;
-	bs->arenaLeft -= size;
-	return p;
+static inline void
+BuildUnlock(HnswBuildState *bs, int i)
+{
+	if (bs->locks)
+		LWLockRelease(&bs->locks[i]);
 }
 
 static inline float
 BuildDist(HnswBuildState *bs, const float *q, int i)
 {
-	return HnswDistance(bs->metric, q, bs->elems[i].vec, bs->dim);
+	return HnswDistance(bs->metric, q, BuildVec(bs, &bs->elems[i]), bs->dim);
 }
 
 /*
  * Search one level of the in-memory graph; see HnswSearchLayer for the
  * algorithm.  Fills bs->found with the best (at most ef), closest first.
+ * In a parallel build each list is copied under its element's lock, as
+ * another process may be changing it.
  */
 static int
 BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
@@ -183,6 +254,13 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 		if (best->n >= ef && c.dist > HnswHeapTop(best).dist)
 			break;
 		list = BuildList(bs, &bs->elems[c.idx], lc);
+		if (bs->locks)
+		{
+			LWLockAcquire(&bs->locks[c.idx], LW_SHARED);
+			memcpy(bs->listbuf, list, sizeof(int32) * (1 + list[0]));
+			LWLockRelease(&bs->locks[c.idx]);
+			list = bs->listbuf;
+		}
 		cnt = list[0];
 		for (int i = 1; i <= cnt; i++)
 		{
@@ -190,7 +268,7 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 			float		d;
 
 			if (i < cnt)
-				__builtin_prefetch(bs->elems[list[i + 1]].vec);
+				__builtin_prefetch(BuildVec(bs, &bs->elems[list[i + 1]]));
 			if (bs->visited[j] == bs->tag)
 				continue;
 			bs->visited[j] = bs->tag;
@@ -228,7 +306,7 @@ BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		vecs[i] = bs->elems[c[i].idx].vec;
+		vecs[i] = BuildVec(bs, &bs->elems[c[i].idx]);
 		dists[i] = c[i].dist;
 	}
 	nchosen = HnswSelectNeighbors(bs->metric, bs->dim, base, vecs, dists, n,
@@ -248,11 +326,14 @@ BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
  * Add a link from element s to element t at distance dist at level lc.
  * When s's list is full, a candidate farther than everything in it would
  * be the first to go, so it is turned away at once; otherwise the
- * heuristic chooses among the old neighbours and t.
+ * heuristic chooses among the old neighbours and t.  With force, t takes
+ * the place of the farthest instead.  Returns whether t is linked.
  */
-static void
-BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc)
+static bool
+BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc, bool force)
 {
+	bool		linked = false;
+
 	HnswBuildElement *e = &bs->elems[s];
 	int32	   *list = BuildList(bs, e, lc);
 	int			cap = HnswListCapacity(bs->m, lc);
@@ -261,78 +342,163 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc)
 	float		worst = -FLT_MAX;
 	int			n;
 
+	int			worstAt = 0;
+
+	BuildLock(bs, s, LW_EXCLUSIVE);
 	if (list[0] < cap)
 	{
 		list[1 + list[0]] = t;
 		ldists[list[0]] = dist;
 		list[0]++;
-		return;
+		BuildUnlock(bs, s);
+		return true;
 	}
 	for (n = 0; n < cap; n++)
 	{
 		c[n].idx = list[1 + n];
 		c[n].dist = ldists[n];
-		worst = Max(worst, ldists[n]);
+		if (ldists[n] > worst)
+		{
+			worst = ldists[n];
+			worstAt = n;
+		}
 	}
-	if (dist >= worst)
-		return;
-	c[n].idx = t;
-	c[n].dist = dist;
-	n++;
-	BuildSelect(bs, e->vec, c, n, cap, list);
+	if (force)
+	{
+		list[1 + worstAt] = t;
+		ldists[worstAt] = dist;
+		linked = true;
+	}
+	else if (dist < worst)
+	{
+		c[n].idx = t;
+		c[n].dist = dist;
+		n++;
+		BuildSelect(bs, BuildVec(bs, e), c, n, cap, list);
+		for (int k = 1; k <= list[0]; k++)
+			if (list[k] == t)
+				linked = true;
+	}
+	BuildUnlock(bs, s);
+	return linked;
 }
 
 /*
- * Insert element i (already stored, lists empty) into the graph.
+ * Insert element i (already stored, lists empty) into the graph: search
+ * every level first, then write its own lists, then link it from its
+ * neighbours.  In a parallel build that order matters: the element is
+ * unreachable until the first link, so its lists are complete before any
+ * other process can read them or add to them.
  */
 static void
 BuildInsert(HnswBuildState *bs, int i)
 {
 	HnswBuildElement *e = &bs->elems[i];
-	const float *q = e->vec;
+	const float *q = BuildVec(bs, e);
 	HnswHeapItem ep;
 	HnswHeapItem *entries;
 	int			nentries;
 	int			top;
 	int			ef = Max(bs->efc, bs->m);
+	int			entry;
+	int			entryLevel;
+	int32	   *chosen[HNSW_MAX_LEVEL + 1];
 
-	if (bs->entry < 0)
+	if (bs->shared)
 	{
-		bs->entry = i;
-		bs->entryLevel = e->level;
-		return;
+		SpinLockAcquire(&bs->shared->mutex);
+		if (bs->shared->entry < 0)
+		{
+			bs->shared->entry = i;
+			bs->shared->entryLevel = e->level;
+			SpinLockRelease(&bs->shared->mutex);
+			return;
+		}
+		entry = bs->shared->entry;
+		entryLevel = bs->shared->entryLevel;
+		SpinLockRelease(&bs->shared->mutex);
+	}
+	else
+	{
+		if (bs->entry < 0)
+		{
+			bs->entry = i;
+			bs->entryLevel = e->level;
+			return;
+		}
+		entry = bs->entry;
+		entryLevel = bs->entryLevel;
 	}
 
-	ep.idx = bs->entry;
+	ep.idx = entry;
 	ep.dist = BuildDist(bs, q, ep.idx);
-	for (int lc = bs->entryLevel; lc > e->level; lc--)
+	for (int lc = entryLevel; lc > e->level; lc--)
 	{
 		if (BuildSearchLayer(bs, q, &ep, 1, 1, lc) > 0)
 			ep = bs->found[0];
 	}
 
-	top = Min(e->level, bs->entryLevel);
+	top = Min(e->level, entryLevel);
 	entries = palloc(sizeof(HnswHeapItem) * ef);
 	entries[0] = ep;
 	nentries = 1;
 	for (int lc = top; lc >= 0; lc--)
 	{
 		int			nfound = BuildSearchLayer(bs, q, entries, nentries, ef, lc);
-		int32	   *list = BuildList(bs, e, lc);
 		int			cap = HnswListCapacity(bs->m, lc);
 
-		BuildSelect(bs, q, bs->found, nfound, cap, list);
-		for (int k = 1; k <= list[0]; k++)
-			BuildLink(bs, list[k], i, BuildListDists(list, cap)[k - 1], lc);
+		chosen[lc] = palloc(sizeof(int32) * (1 + 2 * cap));
+		BuildSelect(bs, q, bs->found, nfound, cap, chosen[lc]);
 		memcpy(entries, bs->found, sizeof(HnswHeapItem) * nfound);
 		nentries = nfound;
 	}
 	pfree(entries);
 
-	if (e->level > bs->entryLevel)
+	BuildLock(bs, i, LW_EXCLUSIVE);
+	for (int lc = top; lc >= 0; lc--)
 	{
-		bs->entry = i;
-		bs->entryLevel = e->level;
+		int			cap = HnswListCapacity(bs->m, lc);
+
+		memcpy(BuildList(bs, e, lc), chosen[lc], sizeof(int32) * (1 + 2 * cap));
+	}
+	BuildUnlock(bs, i);
+
+	for (int lc = top; lc >= 0; lc--)
+	{
+		int			cap = HnswListCapacity(bs->m, lc);
+		int32	   *list = chosen[lc];
+		bool		linked = false;
+
+		for (int k = 1; k <= list[0]; k++)
+			linked |= BuildLink(bs, list[k], i,
+								BuildListDists(list, cap)[k - 1], lc, false);
+
+		/*
+		 * If every neighbour turned the new element away, nothing leads to
+		 * it: make its nearest neighbour link to it all the same.
+		 */
+		if (!linked && list[0] > 0)
+			BuildLink(bs, list[1], i, BuildListDists(list, cap)[0], lc, true);
+		pfree(list);
+	}
+
+	if (e->level > entryLevel)
+	{
+		if (bs->shared)
+		{
+			SpinLockAcquire(&bs->shared->mutex);
+			if (e->level > bs->shared->entryLevel)
+			{
+				bs->shared->entry = i;
+				bs->shared->entryLevel = e->level;
+			}
+			SpinLockRelease(&bs->shared->mutex);
+		}
+		else
+		{
+			bs->entry = i;
+			bs->entryLevel = e->level;
+		}
 	}
 }
 
@@ -368,14 +534,15 @@ BuildWritePage(HnswBuildState *bs, Page page, BlockNumber expect)
  * buffer access (see HnswSearchLoadMany) instead of one each.
  */
 static int *
-BuildLayoutOrder(HnswBuildState *bs)
+BuildLayoutOrder(HnswBuildState *bs, int *norder)
 {
 	int		   *order = palloc_extended(sizeof(int) * Max(bs->nelems, 1),
 										MCXT_ALLOC_HUGE);
 	int			head = 0;
 	int			tail = 0;
 
-	if (bs->nelems == 0)
+	*norder = 0;
+	if (bs->entry < 0)
 		return order;
 	if (++bs->tag == 0)
 	{
@@ -398,15 +565,17 @@ BuildLayoutOrder(HnswBuildState *bs)
 				order[tail++] = list[k];
 			}
 		}
-		/* the unreached, if any, seed further passes */
-		while (start < bs->nelems && bs->visited[start] == bs->tag)
+		/* the unreached, if any, seed further passes; holes are skipped */
+		while (start < bs->nelems &&
+			   (bs->visited[start] == bs->tag ||
+				bs->elems[start].level == HNSW_HOLE))
 			start++;
 		if (start >= bs->nelems)
 			break;
 		bs->visited[start] = bs->tag;
 		order[tail++] = start;
 	}
-	Assert(tail == bs->nelems);
+	*norder = tail;
 	return order;
 }
 
@@ -432,14 +601,15 @@ BuildFlush(HnswBuildState *bs)
 	GenericXLogState *state;
 	HnswMetaPage meta;
 	int		   *order;
+	int			norder;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_WRITE);
 
-	order = BuildLayoutOrder(bs);
+	order = BuildLayoutOrder(bs, &norder);
 
 	/* pass 1: places */
 	blkno = first - 1;
-	for (int i = 0; i < bs->nelems; i++)
+	for (int i = 0; i < norder; i++)
 	{
 		HnswBuildElement *e = &bs->elems[order[i]];
 		Size		nsize = HnswNeighborTupleSize(bs->m, e->level);
@@ -473,8 +643,8 @@ BuildFlush(HnswBuildState *bs)
 	page = palloc(BLCKSZ);
 	ebuf = palloc0(esize);
 	nbuf = palloc0(HnswNeighborTupleSize(bs->m, HNSW_MAX_LEVEL));
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->nelems);
-	for (int i = 0; i < bs->nelems; i++)
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, norder);
+	for (int i = 0; i < norder; i++)
 	{
 		HnswBuildElement *e = &bs->elems[order[i]];
 		HnswElementTuple etup = (HnswElementTuple) ebuf;
@@ -490,7 +660,7 @@ BuildFlush(HnswBuildState *bs)
 		etup->level = e->level;
 		etup->heaptid = e->heaptid;
 		etup->ntid = e->ntid;
-		memcpy(etup->vec, e->vec, sizeof(float) * bs->dim);
+		memcpy(etup->vec, BuildVec(bs, e), sizeof(float) * bs->dim);
 
 		memset(ntup, 0, nsize);
 		ntup->type = HNSW_TUPLE_NEIGHBORS;
@@ -537,7 +707,7 @@ BuildFlush(HnswBuildState *bs)
 	}
 	if (BlockNumberIsValid(pageblk))
 		BuildWritePage(bs, page, pageblk);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->nelems);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, norder);
 
 	/* the metapage */
 	mbuf = ReadBuffer(bs->index, HNSW_METAPAGE_BLKNO);
@@ -575,31 +745,35 @@ BuildSpill(HnswBuildState *bs)
 	MemoryContextReset(bs->graphCtx);
 	bs->elems = NULL;
 	bs->visited = NULL;
-	bs->arenaLeft = 0;
+	bs->base = NULL;
 	bs->onDisk = true;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
 }
 
 /*
- * Room for one more element: grow the arrays (doubling), or spill to disk
- * when the memory limit would be passed.  Returns false after a spill.
+ * A serial build's room for one more element of size bytes: grow the
+ * arrays and the arena (doubling; the arena is addressed by offsets, so
+ * it may move), or spill to disk when maintenance_work_mem would be
+ * passed.  Returns the element's offset, or -1 after a spill.
  */
-static bool
-BuildReserve(HnswBuildState *bs, Size elemSize)
+static int64
+BuildReserve(HnswBuildState *bs, Size size)
 {
+	MemoryContext old = MemoryContextSwitchTo(bs->graphCtx);
+	int64		off;
+
 	if (bs->nelems == bs->maxelems)
 	{
 		int			newmax = Max(1024, bs->maxelems * 2);
 		Size		extra = (Size) (newmax - bs->maxelems) *
 			(sizeof(HnswBuildElement) + sizeof(uint32));
-		MemoryContext old;
 
-		if (bs->memUsed + extra + elemSize > bs->memLimit && bs->nelems > 0)
+		if (bs->memUsed + extra + size > bs->memLimit && bs->nelems > 0)
 		{
+			MemoryContextSwitchTo(old);
 			BuildSpill(bs);
-			return false;
+			return -1;
 		}
-		old = MemoryContextSwitchTo(bs->graphCtx);
 		if (bs->elems == NULL)
 		{
 			bs->elems = palloc_extended(sizeof(HnswBuildElement) * newmax,
@@ -615,17 +789,61 @@ BuildReserve(HnswBuildState *bs, Size elemSize)
 			memset(bs->visited + bs->maxelems, 0,
 				   sizeof(uint32) * (newmax - bs->maxelems));
 		}
-		MemoryContextSwitchTo(old);
 		bs->memUsed += extra;
 		bs->maxelems = newmax;
 	}
-	if (bs->memUsed + elemSize > bs->memLimit && bs->arenaLeft < elemSize &&
-		bs->nelems > 0)
+	if (bs->arenaUsed + size > bs->arenaSize)
 	{
-		BuildSpill(bs);
-		return false;
+		Size		newsize = Max(bs->arenaSize * 2, (Size) 1024 * 1024);
+
+		while (newsize < bs->arenaUsed + size)
+			newsize *= 2;
+		if (bs->memUsed + (newsize - bs->arenaSize) > bs->memLimit)
+			newsize = bs->arenaSize + (bs->memLimit - Min(bs->memLimit, bs->memUsed));
+		if (newsize < bs->arenaUsed + size)
+		{
+			MemoryContextSwitchTo(old);
+			BuildSpill(bs);
+			return -1;
+		}
+		bs->base = bs->base ? repalloc_huge(bs->base, newsize) :
+			palloc_extended(newsize, MCXT_ALLOC_HUGE);
+		bs->memUsed += newsize - bs->arenaSize;
+		bs->arenaSize = newsize;
 	}
-	return true;
+	off = bs->arenaUsed;
+	bs->arenaUsed += size;
+	MemoryContextSwitchTo(old);
+	return off;
+}
+
+/*
+ * A parallel build's room for one more element: a position and arena
+ * space handed out atomically.  Returns the position, or -1 when the
+ * shared graph is full; a position taken without space is left a hole.
+ */
+static int
+BuildReserveShared(HnswBuildState *bs, Size size, Size *off)
+{
+	HnswShared *shared = bs->shared;
+	uint32		i;
+
+	if (pg_atomic_read_u32(&shared->full))
+		return -1;
+	i = pg_atomic_fetch_add_u32(&shared->nelems, 1);
+	if (i >= (uint32) shared->maxelems)
+	{
+		pg_atomic_write_u32(&shared->full, 1);
+		return -1;
+	}
+	*off = pg_atomic_fetch_add_u64(&shared->arenaUsed, size);
+	if (*off + size > shared->arenaSize)
+	{
+		bs->elems[i].level = HNSW_HOLE;
+		pg_atomic_write_u32(&shared->full, 1);
+		return -1;
+	}
+	return (int) i;
 }
 
 /*
@@ -635,39 +853,53 @@ static void
 BuildAddVector(HnswBuildState *bs, const float *vec, ItemPointer heaptid)
 {
 	int			level;
-	Size		lsize;
+	Size		size;
 	HnswBuildElement *e;
-	char	   *p;
+	int			i;
+	Size		off;
 
 	if (bs->onDisk)
 	{
 		HnswInsertVector(bs->index, bs->metric, bs->m, bs->efc, vec, bs->dim,
 						 heaptid);
+		bs->indtuples++;
 		return;
 	}
 
 	level = HnswRandomLevel(bs->m, bs->maxLevel);
-	lsize = sizeof(int32) * ((1 + 4 * bs->m) + level * (1 + 2 * bs->m));
-	if (!BuildReserve(bs, MAXALIGN(sizeof(float) * bs->dim) + MAXALIGN(lsize)))
+	size = BuildElementSize(bs, level);
+	if (bs->shared)
 	{
-		HnswInsertVector(bs->index, bs->metric, bs->m, bs->efc, vec, bs->dim,
-						 heaptid);
-		return;
+		/* a tuple that does not fit is added after the graph is written */
+		i = BuildReserveShared(bs, size, &off);
+		if (i < 0)
+			return;
+	}
+	else
+	{
+		int64		o = BuildReserve(bs, size);
+
+		if (o < 0)
+		{
+			HnswInsertVector(bs->index, bs->metric, bs->m, bs->efc, vec,
+							 bs->dim, heaptid);
+			bs->indtuples++;
+			return;
+		}
+		off = (Size) o;
+		i = bs->nelems++;
 	}
 
-	e = &bs->elems[bs->nelems];
-	p = BuildAlloc(bs, MAXALIGN(sizeof(float) * bs->dim) + MAXALIGN(lsize));
-	e->vec = (float *) p;
-	memcpy(e->vec, vec, sizeof(float) * bs->dim);
-	e->lists = (int32 *) (p + MAXALIGN(sizeof(float) * bs->dim));
-	e->lists[0] = 0;
-	for (int lc = 1; lc <= level; lc++)
-		BuildList(bs, e, lc)[0] = 0;
+	e = &bs->elems[i];
+	e->off = off;
+	memcpy(BuildVec(bs, e), vec, sizeof(float) * bs->dim);
 	e->level = level;
+	for (int lc = 0; lc <= level; lc++)
+		BuildList(bs, e, lc)[0] = 0;
 	e->heaptid = *heaptid;
 	ItemPointerSetInvalid(&e->tid);
-	bs->nelems++;
-	BuildInsert(bs, bs->nelems - 1);
+	bs->indtuples++;
+	BuildInsert(bs, i);
 }
 
 /*
@@ -710,9 +942,10 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (HnswPrepareVector(bs->metric, e->x, e->dim, bs->scratch))
 	{
 		BuildAddVector(bs, bs->scratch, tid);
-		bs->indtuples++;
-		if (((int64) bs->indtuples & 255) == 0)
+		if (bs->isLeader && ((int64) bs->indtuples & 255) == 0)
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+										 bs->shared ?
+										 (int64) pg_atomic_read_u32(&bs->shared->nelems) :
 										 (int64) bs->indtuples);
 	}
 	MemoryContextSwitchTo(old);
@@ -772,6 +1005,291 @@ BuildTypmodDim(Relation index)
 }
 
 /*
+ * Set up the parts of a build state every participant needs.
+ */
+static void
+BuildInitState(HnswBuildState *bs, Relation heap, Relation index)
+{
+	memset(bs, 0, sizeof(HnswBuildState));
+	bs->heap = heap;
+	bs->index = index;
+	bs->metric = HnswGetMetric(index);
+	HnswGetOptions(index, &bs->m, &bs->efc);
+	bs->dim = BuildTypmodDim(index);
+	bs->maxLevel = bs->dim > 0 ? HnswMaxLevel(bs->m, bs->dim) : 0;
+	bs->entry = -1;
+	bs->entryLevel = -1;
+	bs->memLimit = (Size) maintenance_work_mem * 1024;
+	bs->buildCtx = CurrentMemoryContext;
+	bs->graphCtx = AllocSetContextCreate(CurrentMemoryContext,
+										 "embed_hnsw graph",
+										 ALLOCSET_DEFAULT_SIZES);
+	bs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext,
+									   "embed_hnsw build tuple",
+									   ALLOCSET_DEFAULT_SIZES);
+	HnswHeapInit(&bs->cand, false, 1024);
+	HnswHeapInit(&bs->best, true, Max(bs->efc, bs->m) + 1);
+	bs->found = palloc(sizeof(HnswHeapItem) * (Max(bs->efc, bs->m) + 1));
+	if (bs->dim > 0)
+		bs->scratch = palloc(sizeof(float) * bs->dim);
+}
+
+/*
+ * Make a participant's build state work on the shared graph.
+ */
+static void
+BuildAttachShared(HnswBuildState *bs, HnswShared *shared,
+				  HnswBuildElement *elems, LWLock *locks, char *arena)
+{
+	bs->shared = shared;
+	bs->elems = elems;
+	bs->locks = locks;
+	bs->base = arena;
+	bs->maxelems = shared->maxelems;
+	bs->visited = palloc_extended(sizeof(uint32) * shared->maxelems,
+								  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	bs->listbuf = palloc(sizeof(int32) * (1 + 4 * bs->m));
+}
+
+/*
+ * A participant's share of a parallel build: the blocks of the heap the
+ * parallel scan hands it, each tuple inserted into the shared graph.
+ */
+static void
+BuildParallelScan(HnswBuildState *bs, IndexInfo *indexInfo, bool progress)
+{
+	HnswShared *shared = bs->shared;
+	TableScanDesc scan;
+	double		reltuples;
+
+	scan = table_beginscan_parallel(bs->heap,
+									ParallelTableScanFromHnswShared(shared));
+	reltuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true,
+									   progress, BuildCallback, bs, scan);
+	SpinLockAcquire(&shared->mutex);
+	shared->reltuples += reltuples;
+	shared->indtuples += bs->indtuples;
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * The entry point of a parallel build's worker processes.
+ */
+PGDLLEXPORT void EmbedHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
+
+void
+EmbedHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	HnswShared *shared = shm_toc_lookup(toc, HNSW_KEY_SHARED, false);
+	HnswBuildElement *elems = shm_toc_lookup(toc, HNSW_KEY_ELEMS, false);
+	LWLock	   *locks = shm_toc_lookup(toc, HNSW_KEY_LOCKS, false);
+	char	   *arena = shm_toc_lookup(toc, HNSW_KEY_ARENA, false);
+	LOCKMODE	heapLockmode;
+	Relation	heap;
+	Relation	index;
+	IndexInfo  *indexInfo;
+	HnswBuildState bs;
+
+	/* the same locks as the leader's, as a parallel btree build takes */
+	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	heap = table_open(shared->heaprelid, heapLockmode);
+	index = index_open(shared->indexrelid, RowExclusiveLock);
+	indexInfo = BuildIndexInfo(index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	LWLockRegisterTranche(shared->lwtranche, "embed_hnsw_build");
+
+	BuildInitState(&bs, heap, index);
+	BuildAttachShared(&bs, shared, elems, locks, arena);
+	BuildParallelScan(&bs, indexInfo, false);
+
+	index_close(index, RowExclusiveLock);
+	table_close(heap, heapLockmode);
+}
+
+static int
+BuildTidCmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+typedef struct BuildMissingState
+{
+	HnswBuildState *bs;
+	ItemPointerData *tids;		/* sorted heap TIDs already in the graph */
+	int			ntids;
+} BuildMissingState;
+
+static void
+BuildMissingCallback(Relation index, ItemPointer tid, Datum *values,
+					 bool *isnull, bool tupleIsAlive, void *state)
+{
+	BuildMissingState *ms = (BuildMissingState *) state;
+
+	if (isnull[0] ||
+		bsearch(tid, ms->tids, ms->ntids, sizeof(ItemPointerData), BuildTidCmp))
+		return;
+	BuildCallback(index, tid, values, isnull, tupleIsAlive, ms->bs);
+}
+
+/*
+ * After a parallel build whose shared graph filled up: a second, serial
+ * scan of the heap inserts on disk every tuple the graph lacks.
+ */
+static void
+BuildAddMissing(HnswBuildState *bs, IndexInfo *indexInfo)
+{
+	BuildMissingState ms;
+
+	ereport(NOTICE,
+			(errmsg("embed_hnsw graph no longer fits into maintenance_work_mem"),
+			 errdetail("The graph was written out after %d tuples; the remaining tuples are inserted one by one, which is much slower.",
+					   bs->nelems),
+			 errhint("Increase maintenance_work_mem to build the index faster.")));
+	ms.bs = bs;
+	ms.tids = palloc_extended(sizeof(ItemPointerData) * Max(bs->nelems, 1),
+							  MCXT_ALLOC_HUGE);
+	ms.ntids = 0;
+	for (int i = 0; i < bs->nelems; i++)
+		if (bs->elems[i].level != HNSW_HOLE)
+			ms.tids[ms.ntids++] = bs->elems[i].heaptid;
+	qsort(ms.tids, ms.ntids, sizeof(ItemPointerData), BuildTidCmp);
+
+	bs->onDisk = true;
+	bs->shared = NULL;
+	bs->isLeader = true;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
+	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true,
+						   BuildMissingCallback, &ms, NULL);
+}
+
+/*
+ * The graph of a parallel build: leader and workers scan the heap in
+ * parallel and insert into one graph in dynamic shared memory, each
+ * element's lists under its own LWLock; the leader writes it out.  The
+ * shared graph has a fixed size, taken from the table's size and
+ * maintenance_work_mem; tuples that do not fit are inserted on disk
+ * afterwards.  Returns false (nothing done) when no shared memory could
+ * be had, and the caller builds serially.
+ */
+static bool
+BuildParallel(HnswBuildState *bs, IndexInfo *indexInfo, int nworkers,
+			  double *reltuples)
+{
+	Relation	heap = bs->heap;
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		estshared;
+	Size		elemSize = BuildElementSize(bs, 0);
+	double		est;
+	Size		arenaSize;
+	int			maxelems;
+	HnswShared *shared;
+	HnswBuildElement *elems;
+	LWLock	   *locks;
+	char	   *arena;
+
+	/* enough for the table's tuples with their upper levels, and some */
+	est = heap->rd_rel->reltuples;
+	if (est <= 0)
+		est = (double) RelationGetNumberOfBlocks(heap) *
+			(BLCKSZ / (sizeof(float) * bs->dim + 40.0));
+	arenaSize = (Size) Min((double) bs->memLimit,
+						   (est * 1.1 + 1000) *
+						   (elemSize + BuildElementSize(bs, 1) / (bs->m - 1)));
+	maxelems = (int) Min((double) INT_MAX / 2, arenaSize / elemSize + 1);
+	if ((Size) maxelems * (sizeof(HnswBuildElement) + sizeof(LWLock)) +
+		arenaSize > bs->memLimit)
+		arenaSize = bs->memLimit -
+			Min(bs->memLimit, (Size) maxelems * (sizeof(HnswBuildElement) + sizeof(LWLock)));
+	if (arenaSize < elemSize * 64)
+		return false;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("embed", "EmbedHnswParallelBuildMain",
+								 nworkers);
+	snapshot = indexInfo->ii_Concurrent ?
+		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+
+	estshared = BUFFERALIGN(sizeof(HnswShared)) +
+		table_parallelscan_estimate(heap, snapshot);
+	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
+	shm_toc_estimate_chunk(&pcxt->estimator,
+						   sizeof(HnswBuildElement) * (Size) maxelems);
+	shm_toc_estimate_chunk(&pcxt->estimator, sizeof(LWLock) * (Size) maxelems);
+	shm_toc_estimate_chunk(&pcxt->estimator, arenaSize);
+	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return false;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, estshared);
+	memset(shared, 0, sizeof(HnswShared));
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(bs->index);
+	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->dim = bs->dim;
+	shared->m = bs->m;
+	shared->efc = bs->efc;
+	shared->maxLevel = bs->maxLevel;
+	shared->maxelems = maxelems;
+	shared->arenaSize = arenaSize;
+	shared->lwtranche = LWLockNewTrancheId();
+	SpinLockInit(&shared->mutex);
+	shared->entry = -1;
+	shared->entryLevel = -1;
+	pg_atomic_init_u32(&shared->nelems, 0);
+	pg_atomic_init_u64(&shared->arenaUsed, 0);
+	pg_atomic_init_u32(&shared->full, 0);
+	table_parallelscan_initialize(heap, ParallelTableScanFromHnswShared(shared),
+								  snapshot);
+	LWLockRegisterTranche(shared->lwtranche, "embed_hnsw_build");
+
+	elems = shm_toc_allocate(pcxt->toc, sizeof(HnswBuildElement) * (Size) maxelems);
+	locks = shm_toc_allocate(pcxt->toc, sizeof(LWLock) * (Size) maxelems);
+	for (int i = 0; i < maxelems; i++)
+		LWLockInitialize(&locks[i], shared->lwtranche);
+	arena = shm_toc_allocate(pcxt->toc, arenaSize);
+	shm_toc_insert(pcxt->toc, HNSW_KEY_SHARED, shared);
+	shm_toc_insert(pcxt->toc, HNSW_KEY_ELEMS, elems);
+	shm_toc_insert(pcxt->toc, HNSW_KEY_LOCKS, locks);
+	shm_toc_insert(pcxt->toc, HNSW_KEY_ARENA, arena);
+
+	LaunchParallelWorkers(pcxt);
+	ereport(DEBUG1,
+			(errmsg_internal("embed_hnsw build: %d workers launched, %d elements, %zu bytes of graph",
+							 pcxt->nworkers_launched, maxelems, arenaSize)));
+
+	/* the leader takes part */
+	BuildAttachShared(bs, shared, elems, locks, arena);
+	bs->isLeader = true;
+	BuildParallelScan(bs, indexInfo, true);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	/* every participant is done: the graph is the leader's alone now */
+	bs->locks = NULL;
+	bs->nelems = Min((int) pg_atomic_read_u32(&shared->nelems), maxelems);
+	bs->entry = shared->entry;
+	bs->entryLevel = shared->entryLevel;
+	bs->indtuples = shared->indtuples;
+	*reltuples = shared->reltuples;
+	BuildFlush(bs);
+	if (pg_atomic_read_u32(&shared->full))
+		BuildAddMissing(bs, indexInfo);
+
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	return true;
+}
+
+/*
  * ambuild
  */
 IndexBuildResult *
@@ -779,9 +1297,10 @@ hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	HnswBuildState bs;
-	double		reltuples;
+	double		reltuples = 0;
 	MemoryContext buildCtx;
 	MemoryContext old;
+	int			nworkers = 0;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data",
@@ -791,27 +1310,8 @@ hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo)
 									 "embed_hnsw build",
 									 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(buildCtx);
-
-	memset(&bs, 0, sizeof(bs));
-	bs.heap = heap;
-	bs.index = index;
-	bs.metric = HnswGetMetric(index);
-	HnswGetOptions(index, &bs.m, &bs.efc);
-	bs.dim = BuildTypmodDim(index);
-	bs.maxLevel = bs.dim > 0 ? HnswMaxLevel(bs.m, bs.dim) : 0;
-	bs.entry = -1;
-	bs.entryLevel = -1;
-	bs.memLimit = (Size) maintenance_work_mem * 1024;
-	bs.buildCtx = buildCtx;
-	bs.graphCtx = AllocSetContextCreate(buildCtx, "embed_hnsw graph",
-										ALLOCSET_DEFAULT_SIZES);
-	bs.tmpCtx = AllocSetContextCreate(buildCtx, "embed_hnsw build tuple",
-									  ALLOCSET_DEFAULT_SIZES);
-	HnswHeapInit(&bs.cand, false, 1024);
-	HnswHeapInit(&bs.best, true, Max(bs.efc, bs.m) + 1);
-	bs.found = palloc(sizeof(HnswHeapItem) * (Max(bs.efc, bs.m) + 1));
-	if (bs.dim > 0)
-		bs.scratch = palloc(sizeof(float) * bs.dim);
+	BuildInitState(&bs, heap, index);
+	bs.isLeader = true;
 
 	BuildMetaPage(index, MAIN_FORKNUM, bs.dim, bs.m, bs.efc, bs.metric);
 
@@ -819,19 +1319,35 @@ hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo)
 	if (heap->rd_rel->reltuples > 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 									 (int64) heap->rd_rel->reltuples);
-	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-									   BuildCallback, &bs, NULL);
 
-	if (!bs.onDisk)
-		BuildFlush(&bs);
+	/*
+	 * A parallel build needs the dimension before the first tuple, to size
+	 * the shared graph: the column must be declared embedding(n).
+	 */
+#if PG_VERSION_NUM >= 170000
+	nworkers = indexInfo->ii_ParallelWorkers;
+#else
+	if (IsNormalProcessingMode() && !IsBootstrapProcessingMode())
+		nworkers = plan_create_index_workers(RelationGetRelid(heap),
+											 RelationGetRelid(index));
+#endif
+	if (nworkers > 0 && bs.dim > 0 &&
+		BuildParallel(&bs, indexInfo, nworkers, &reltuples))
+	{
+		/* done */
+	}
+	else
+	{
+		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										   BuildCallback, &bs, NULL);
+		if (!bs.onDisk)
+			BuildFlush(&bs);
+	}
 
+	MemoryContextSwitchTo(old);
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;
 	result->index_tuples = bs.indtuples;
-
-	MemoryContextSwitchTo(old);
-	result = memcpy(MemoryContextAlloc(old, sizeof(IndexBuildResult)),
-					result, sizeof(IndexBuildResult));
 	MemoryContextDelete(buildCtx);
 	return result;
 }

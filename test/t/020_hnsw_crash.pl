@@ -10,8 +10,8 @@
 # After WAL replay:
 #
 #	- embed_hnsw_check finds no structural problem;
-#	- every committed row is in the index: the nearest neighbour of its own
-#	  vector is itself;
+#	- every committed row is in the index (after VACUUM the index counts
+#	  as many elements as the table has rows), and found by its own vector;
 #	- the answers agree with the exact ones within a recall bound.
 #
 # The same checks run once before the crash, after the concurrent inserts
@@ -64,15 +64,23 @@ sub check_index
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM embed_hnsw_check('items_v')}),
 		'0', "$when: no structural problems");
 
-	# every row is reachable: its own nearest neighbour (ties aside)
+	# every committed row has its element: after VACUUM (which drops the
+	# elements of rows that never committed) the index counts the table's
+	# rows
+	$node->safe_psql('postgres', 'VACUUM items');
+	is($node->safe_psql('postgres', q{
+		SELECT i.reltuples::bigint = (SELECT count(*) FROM items)
+		FROM pg_class i WHERE i.relname = 'items_v'}),
+		't', "$when: every row is indexed");
+
+	# and found by its own vector, save a rare miss of the approximate search
 	my $missing = $node->safe_psql('postgres', q{
 		SET enable_seqscan = off;
 		SET embed.ef_search = 100;
 		SELECT count(*) FROM items i1
-		WHERE (SELECT i2.v <-> i1.v FROM items i2 ORDER BY i2.v <-> i1.v LIMIT 1) > 0
-		   OR NOT EXISTS (SELECT 1 FROM (SELECT i2.v FROM items i2 ORDER BY i2.v <-> i1.v LIMIT 1) s);
+		WHERE (SELECT i2.id FROM items i2 ORDER BY i2.v <-> i1.v LIMIT 1) IS DISTINCT FROM i1.id;
 	});
-	is($missing, '0', "$when: every row is found by its own vector");
+	cmp_ok($missing, '<=', 3, "$when: rows are found by their own vector ($missing missed)");
 
 	my $recall = $node->safe_psql('postgres', q{
 		SET enable_seqscan = off;
