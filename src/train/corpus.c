@@ -105,10 +105,11 @@ static void
 TokenHashGrow(TokenHash h)
 {
 	uint32		nslots = (h->mask + 1) * 2;
-	uint32	   *slots = MemoryContextAllocExtended(h->cxt, sizeof(uint32) * nslots,
-												MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	uint32	   *slots;
 	uint32		i;
 
+	slots = MemoryContextAllocExtended(h->cxt, sizeof(uint32) * nslots,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	for (i = 0; i < h->nentries; i++)
 	{
 		uint32		s = h->hashes[i] & (nslots - 1);
@@ -306,7 +307,8 @@ CorpusRead(const CorpusSource *src)
 		CheckMemory(src, (int64) reltuples, 0, 0);
 
 	initStringInfo(&query);
-	appendStringInfo(&query, "SELECT %s::pg_catalog.text, %s FROM %s ORDER BY %s, %s",
+	appendStringInfo(&query,
+					 "SELECT %s::pg_catalog.text, %s FROM %s ORDER BY %s, %s",
 					 quote_identifier(src->token_column),
 					 quote_identifier(src->doc_column),
 					 quote_qualified_identifier(nspname, relname),
@@ -361,14 +363,17 @@ CorpusRead(const CorpusSource *src)
 
 			/* a new document? */
 			if (!have_prev || docnull != prev_doc_null ||
-				(!docnull && !datumIsEqual(docd, prev_doc, doc_byval, doc_len)))
+				(!docnull &&
+				 !datumIsEqual(docd, prev_doc, doc_byval, doc_len)))
 			{
-				if (ndocs == 0 || doc_start[ndocs - 1] != ntokens || !have_prev)
+				/* (an empty document, all NULL tokens, is not recorded) */
+				if (ndocs == 0 || doc_start[ndocs - 1] != ntokens)
 				{
 					if (ndocs + 1 >= cap_docs)
 					{
 						cap_docs *= 2;
-						doc_start = repalloc_huge(doc_start, sizeof(int64) * cap_docs);
+						doc_start = repalloc_huge(doc_start,
+												  sizeof(int64) * cap_docs);
 					}
 					doc_start[ndocs++] = ntokens;
 				}
@@ -409,7 +414,8 @@ CorpusRead(const CorpusSource *src)
 			INSTR_TIME_SET_CURRENT(last_report);
 			now = last_report;
 			INSTR_TIME_SUBTRACT(now, start);
-			pgstat_progress_update_param(EMBED_PROGRESS_TOKENS_READ, tokens_read);
+			pgstat_progress_update_param(EMBED_PROGRESS_TOKENS_READ,
+										 tokens_read);
 			if (src->progress)
 				ereport(NOTICE,
 						(errmsg("reading: %lld tokens, %u distinct, %.0f s",
@@ -429,8 +435,10 @@ CorpusRead(const CorpusSource *src)
 	/* Sort the vocabulary and keep the words reaching min_count. */
 	{
 		int32		nwords = h->nentries;
-		int32	   *order = MemoryContextAllocHuge(cxt, sizeof(int32) * nwords);
-		int32	   *remap = MemoryContextAllocHuge(cxt, sizeof(int32) * nwords);
+		int32	   *order = MemoryContextAllocHuge(cxt,
+													   sizeof(int32) * nwords);
+		int32	   *remap = MemoryContextAllocHuge(cxt,
+													   sizeof(int32) * nwords);
 		int32		kept = 0;
 		int32		w;
 		int64		d;

@@ -41,7 +41,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "distance.h"
 #include "embedding.h"
 #include "train.h"
 
@@ -100,7 +99,8 @@ ModelCacheLoad(ModelCacheEntry *e)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", e->relid)));
-	qname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(e->relid)),
+	qname = quote_qualified_identifier(
+									   get_namespace_name(get_rel_namespace(e->relid)),
 									   relname);
 	if (get_attnum(e->relid, "token") == InvalidAttrNumber ||
 		get_attnum(e->relid, "count") == InvalidAttrNumber ||
@@ -121,7 +121,8 @@ ModelCacheLoad(ModelCacheEntry *e)
 		elog(ERROR, "SPI_connect failed");
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "SELECT token::pg_catalog.text, count::pg_catalog.int8, embedding FROM %s "
+					 "SELECT token::pg_catalog.text, count::pg_catalog.int8, "
+					 "embedding FROM %s "
 					 "WHERE token IS NOT NULL AND embedding IS NOT NULL",
 					 qname);
 	if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT)
@@ -154,15 +155,16 @@ ModelCacheLoad(ModelCacheEntry *e)
 		if (dim < 0)
 		{
 			dim = v->dim;
-			e->vectors = MemoryContextAllocHuge(e->cxt,
-												sizeof(float) * dim * Max(n, 1));
+			e->vectors = MemoryContextAllocHuge(e->cxt, sizeof(float) *
+												dim * Max(n, 1));
 		}
 		else if (v->dim != dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("model \"%s\" mixes embeddings of %d and %d dimensions",
 							relname, dim, v->dim)));
-		id = TokenHashInsert(e->hash, VARDATA_ANY(tok), VARSIZE_ANY_EXHDR(tok));
+		id = TokenHashInsert(e->hash, VARDATA_ANY(tok),
+							 VARSIZE_ANY_EXHDR(tok));
 		if (e->hash->counts[id]++ > 0)
 			continue;			/* duplicate token: first row wins */
 		memcpy(e->vectors + (int64) id * dim, v->x, sizeof(float) * dim);
@@ -249,6 +251,7 @@ embed_document(PG_FUNCTION_ARGS)
 	int			i;
 	int			known = 0;
 	Embedding	result;
+	double	   *acc;
 
 	if (e->nwords == 0 || e->dim <= 0)
 		PG_RETURN_NULL();
@@ -259,11 +262,18 @@ embed_document(PG_FUNCTION_ARGS)
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &nelems);
 
-	result = InitEmbedding(e->dim);
+	/*
+	 * Sum in double precision: the mean of weighted float4 vectors (weights
+	 * at most 1) is always within float4 range, but a float4 running sum
+	 * of large elements need not be.
+	 */
+	acc = palloc0(sizeof(double) * e->dim);
 	for (i = 0; i < nelems; i++)
 	{
 		text	   *t;
 		int32		id;
+		const float *x;
+		int			k;
 
 		if (nulls[i])
 			continue;
@@ -271,13 +281,17 @@ embed_document(PG_FUNCTION_ARGS)
 		id = TokenHashLookup(e->hash, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		if (id < 0)
 			continue;
-		embed_axpy(1.0f, e->vectors + (int64) id * e->dim, result->x, e->dim);
+		x = e->vectors + (int64) id * e->dim;
+		for (k = 0; k < e->dim; k++)
+			acc[k] += x[k];
 		known++;
 	}
 	if (known == 0)
 		PG_RETURN_NULL();
+	result = InitEmbedding(e->dim);
 	for (i = 0; i < e->dim; i++)
-		result->x[i] /= known;
+		result->x[i] = (float) (acc[i] / known);
+	pfree(acc);
 	PG_RETURN_EMBEDDING_P(result);
 }
 

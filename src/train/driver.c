@@ -26,7 +26,11 @@
  * corpus tokens in the vocabulary, the figure word2vec reports.
  *
  * Interrupts.  Every participant calls CHECK_FOR_INTERRUPTS after each
- * slice of at most TRAIN_SLICE centre words (a few milliseconds).  A cancel
+ * slice of at most TRAIN_SLICE centre words (a few milliseconds), and the
+ * kernel itself returns after the current centre word as soon as
+ * InterruptPending is set, so that even at large dim and window a cancel
+ * is serviced within one centre word's work; the slice then resumes
+ * exactly where it stopped, which keeps one-worker runs reproducible.  A cancel
  * or statement_timeout in the leader aborts the transaction, which
  * terminates the workers (their own CHECK_FOR_INTERRUPTS then exits) and
  * rolls back whatever the call created; a worker's error reaches the
@@ -277,7 +281,9 @@ ReportProgress(TrainShared *sh, TrainProgress *pr, bool force)
 		(loss_sum - pr->loss_at_last) / (pairs - pr->pairs_at_last) :
 		(pairs > 0 ? loss_sum / pairs : 0);
 	left = rate > 0 ? (total - done) / rate : 0;
-	epoch = sh->ntokens > 0 ? (int) Min(done / sh->ntokens, sh->epochs - 1) + 1 : 1;
+	epoch = 1;
+	if (sh->ntokens > 0)
+		epoch += (int) Min(done / sh->ntokens, sh->epochs - 1);
 
 	{
 		const int	idx[] = {EMBED_PROGRESS_EPOCH, EMBED_PROGRESS_PERMILLE,
@@ -342,6 +348,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 	m.syn1 = SH_ARRAY(sh, off_syn1, float);
 	m.alias_prob = SH_ARRAY(sh, off_alias_prob, uint32);
 	m.alias_index = SH_ARRAY(sh, off_alias_index, int32);
+	m.stop = &InterruptPending;
 
 	w.neu1 = palloc(sizeof(float) * sh->dim);
 	w.neu1e = palloc(sizeof(float) * sh->dim);
@@ -400,8 +407,13 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 
 					w.loss = 0;
 					w.pairs = 0;
-					if (to > from)
-						SgnsTrainRange(&m, &w, sen, n, from, to, alpha);
+					/* train, servicing interrupts as soon as they come */
+					for (int at = from; at < to;)
+					{
+						at = SgnsTrainRange(&m, &w, sen, n, at, to, alpha);
+						if (at < to)
+							CHECK_FOR_INTERRUPTS();
+					}
 					slot->loss += w.loss;
 					slot->pairs += w.pairs;
 
@@ -732,8 +744,8 @@ embed_train(PG_FUNCTION_ARGS)
 	/* keep the input vectors; the rest of the block can go */
 	if (pcxt)
 	{
-		syn0 = MemoryContextAllocHuge(traincxt,
-									  sizeof(float) * sh->vocab_size * sh->dim);
+		syn0 = MemoryContextAllocHuge(traincxt, sizeof(float) *
+									  sh->vocab_size * sh->dim);
 		memcpy(syn0, SH_ARRAY(sh, off_syn0, float),
 			   sizeof(float) * sh->vocab_size * sh->dim);
 		DestroyParallelContext(pcxt);
@@ -766,7 +778,8 @@ embed_train(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum((int64) params.epochs * corpus->ntokens);
 	values[3] = Float8GetDatum(seconds);
 	values[4] = Float8GetDatum(train_seconds > 0 ?
-							   (double) params.epochs * corpus->ntokens / train_seconds : 0);
+							   (double) params.epochs * corpus->ntokens /
+							   train_seconds : 0);
 	values[5] = Float8GetDatum(final_loss);
 	values[6] = Float8GetDatum(corpus->read_seconds);
 	values[7] = Int32GetDatum(workers_used);
@@ -774,5 +787,6 @@ embed_train(PG_FUNCTION_ARGS)
 	values[9] = Float8GetDatum(cpu_seconds);
 	MemoryContextDelete(traincxt);
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values,
+													  nulls)));
 }

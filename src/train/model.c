@@ -44,7 +44,11 @@
 void
 ModelPrepareName(const char *model, bool replace, RangeVar **rv_out)
 {
+#if PG_VERSION_NUM >= 160000
+	List	   *names = stringToQualifiedNameList(model, NULL);
+#else
 	List	   *names = stringToQualifiedNameList(model);
+#endif
 	RangeVar   *rv = makeRangeVarFromNameList(names);
 	Oid			existing = RangeVarGetRelid(rv, NoLock, true);
 

@@ -41,7 +41,7 @@
 static float sigmoid_table[SIGMOID_SIZE + 1];
 static float nlogsig_table[SIGMOID_SIZE + 1];
 
-typedef void (*SgnsRangeFn) (const SgnsModel *m, SgnsWork *w,
+typedef int (*SgnsRangeFn) (const SgnsModel *m, SgnsWork *w,
 							 const int32 *sen, int len, int from, int to,
 							 float alpha);
 
@@ -160,10 +160,15 @@ SgnsInit(void)
  * Train the centre positions [from, to) of the sentence sen[0..len), whose
  * tokens have already been through subsampling.  Context windows reach
  * outside [from, to) but never outside the sentence.
+ *
+ * Returns the position after the last centre trained: `to`, or less when
+ * *m->stop became set, so that the caller can service the interrupt and
+ * resume exactly where it stopped (at least one centre is always trained,
+ * so the loop advances even if the flag stays set).
  */
-void
+int
 SgnsTrainRange(const SgnsModel *m, SgnsWork *w, const int32 *sen, int len,
 			   int from, int to, float alpha)
 {
-	sgns_range_impl(m, w, sen, len, from, to, alpha);
+	return sgns_range_impl(m, w, sen, len, from, to, alpha);
 }

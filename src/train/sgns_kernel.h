@@ -54,7 +54,7 @@ SGNS_SUFFIX(SgnsStep) (const float *restrict in, float *restrict out,
 	}
 }
 
-SGNS_FN_ATTR static void
+SGNS_FN_ATTR static int
 SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 							 const int32 *sen, int len, int from, int to,
 							 float alpha)
@@ -71,7 +71,8 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 	for (pos = from; pos < to; pos++)
 	{
 		int32		word = sen[pos];
-		int			span = window - (int) (TrainRandNext(&w->rng) % (uint64) window);
+		int			span = window -
+			(int) (TrainRandNext(&w->rng) % (uint64) window);
 		int			lo = Max(pos - span, 0);
 		int			hi = Min(pos + span, len - 1);
 		int			c,
@@ -148,5 +149,10 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 					in[i] += neu1e[i];
 			}
 		}
+
+		/* a pending interrupt: let the caller service it */
+		if (*m->stop)
+			return pos + 1;
 	}
+	return to;
 }

@@ -31,6 +31,7 @@
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/tuplestore.h"
 
 #include "embed.h"
 #include "train.h"
@@ -68,13 +69,34 @@ embed_train_progress(PG_FUNCTION_ARGS)
 	int			nbackends;
 	int			i;
 	bool		see_all;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	MemoryContext oldcxt;
 
-	InitMaterializedSRF(fcinfo, 0);
+	/* materialize mode, spelled out so that it builds before PG 15 too */
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
 	see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	nbackends = pgstat_fetch_stat_numbackends();
 	for (i = 1; i <= nbackends; i++)
 	{
+#if PG_VERSION_NUM >= 160000
+		LocalPgBackendStatus *local = pgstat_get_local_beentry_by_index(i);
+#else
 		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+#endif
 		PgBackendStatus *be;
 		Datum		values[11];
 		bool		nulls[11] = {false};
@@ -109,8 +131,7 @@ embed_train_progress(PG_FUNCTION_ARGS)
 			nulls[3] = nulls[5] = nulls[6] = nulls[7] = nulls[8] = true;
 			nulls[10] = true;
 		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-							 values, nulls);
+		tuplestore_putvalues(store, tupdesc, values, nulls);
 	}
 	return (Datum) 0;
 }

@@ -22,6 +22,8 @@
 
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "fmgr.h"
 #include "nodes/primnodes.h"
 #include "utils/backend_progress.h"
@@ -133,6 +135,8 @@ typedef struct SgnsModel
 	float	   *syn1;			/* output vectors, vocab_size x dim */
 	const uint32 *alias_prob;	/* negative sampling alias table */
 	const int32 *alias_index;
+	/* the kernel returns early when this becomes nonzero (InterruptPending) */
+	const volatile sig_atomic_t *stop;
 } SgnsModel;
 
 /* Per-participant scratch space and loss accumulators. */
@@ -146,7 +150,7 @@ typedef struct SgnsWork
 } SgnsWork;
 
 extern void SgnsInit(void);
-extern void SgnsTrainRange(const SgnsModel *m, SgnsWork *w,
+extern int	SgnsTrainRange(const SgnsModel *m, SgnsWork *w,
 						   const int32 *sen, int len, int from, int to,
 						   float alpha);
 
