@@ -113,7 +113,7 @@ my $has_train = $node->safe_psql('alicedb',
 	q{SELECT count(*) FROM pg_proc WHERE proname = 'embed_train'});
 SKIP:
 {
-	skip 'embed_train is not built yet', 9 unless $has_train;
+	skip 'embed_train is not built yet', 11 unless $has_train;
 
 	# alice's token table: a small corpus with a few repeated words
 	psql_as('alice', 'alicedb', q{
@@ -155,6 +155,18 @@ SKIP:
 	isnt($rc, 0, 'a hostile column name is refused');
 	is($node->safe_psql('alicedb', q{SELECT to_regclass('tokens') IS NOT NULL}),
 		't', 'and runs nothing');
+
+	# the memory limit is the superuser's to raise: refused once embed is
+	# loaded, and a value set before it was loaded is dropped when it is
+	($rc, $out, $err) = psql_as('bob', 'alicedb', q{
+		SELECT dims('[1]'::embedding);
+		SET embed.train_memory_limit = '100GB'});
+	is(sqlstate_of($err), '42501', 'a user cannot raise embed.train_memory_limit');
+	($rc, $out, $err) = psql_as('bob', 'alicedb', q{
+		SET embed.train_memory_limit = '100GB';
+		SELECT dims('[1]'::embedding);
+		SHOW embed.train_memory_limit});
+	is((split /\n/, $out)[-1], '1GB', 'nor before embed is loaded');
 
 	# alice cannot be made to write into bob's schema by training either:
 	# a model name in a schema where bob lacks CREATE fails
