@@ -283,7 +283,8 @@ extern int	HnswSearchDescend(HnswSearch *s, HnswMetaPageData *meta,
 							  int toLevel);
 extern int	HnswSelectNeighbors(HnswMetric metric, int dim,
 								const float *base, float **vecs,
-								float *dists, int n, int keep, int *chosen);
+								float *dists, int n, int keep, int *chosen,
+								int *ngood);
 extern bool HnswPlaceTuples(Relation index, HnswElementTuple etup,
 							Size esize, HnswNeighborTuple ntup, Size nsize,
 							ItemPointer etid, ItemPointer ntid);

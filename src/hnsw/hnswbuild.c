@@ -178,6 +178,15 @@ BuildList(HnswBuildState *bs, HnswBuildElement *e, int lc)
 	return lists + (1 + 4 * bs->m) + (lc - 1) * (1 + 2 * bs->m);
 }
 
+/*
+ * A list's first word holds its length in the low 16 bits and, in the
+ * high 16, how many of its entries (the first ones) the selection
+ * heuristic chose; the rest fill it up (see BuildLink).
+ */
+#define BuildCount(list)	((list)[0] & 0xFFFF)
+#define BuildGood(list)		((list)[0] >> 16)
+#define BuildSetCount(list, n, good)	((list)[0] = (n) | ((good) << 16))
+
 /* The distances of a list, after its positions. */
 static inline float *
 BuildListDists(int32 *list, int cap)
@@ -257,11 +266,11 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 		if (bs->locks)
 		{
 			LWLockAcquire(&bs->locks[c.idx], LW_SHARED);
-			memcpy(bs->listbuf, list, sizeof(int32) * (1 + list[0]));
+			memcpy(bs->listbuf, list, sizeof(int32) * (1 + BuildCount(list)));
 			LWLockRelease(&bs->locks[c.idx]);
 			list = bs->listbuf;
 		}
-		cnt = list[0];
+		cnt = BuildCount(list);
 		for (int i = 1; i <= cnt; i++)
 		{
 			int			j = list[i];
@@ -309,14 +318,16 @@ BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
 		vecs[i] = BuildVec(bs, &bs->elems[c[i].idx]);
 		dists[i] = c[i].dist;
 	}
+	int			ngood;
+
 	nchosen = HnswSelectNeighbors(bs->metric, bs->dim, base, vecs, dists, n,
-								  cap, chosen);
+								  cap, chosen, &ngood);
 	for (int i = 0; i < nchosen; i++)
 	{
 		list[1 + i] = c[chosen[i]].idx;
 		ldists[i] = c[chosen[i]].dist;
 	}
-	list[0] = nchosen;
+	BuildSetCount(list, nchosen, ngood);
 	pfree(vecs);
 	pfree(dists);
 	pfree(chosen);
@@ -324,61 +335,225 @@ BuildSelect(HnswBuildState *bs, const float *base, HnswHeapItem *c, int n,
 
 /*
  * Add a link from element s to element t at distance dist at level lc.
- * When s's list is full, a candidate farther than everything in it would
- * be the first to go, so it is turned away at once; otherwise the
- * heuristic chooses among the old neighbours and t.  With force, t takes
- * the place of the farthest instead.  Returns whether t is linked.
+ *
+ * s's list keeps the heuristic's choice (the "good" entries, closest
+ * first) followed by fillers (closest first).  Running the heuristic anew
+ * over the whole list for every new link costs a distance for nearly
+ * every pair of entries; instead only t's relations are worked out: t is
+ * good if no good entry closer to s than t is closer to t than s is; if
+ * so, each good entry farther than t that is closer to t than to s turns
+ * filler, and the fillers get another look, since what kept one out may
+ * be gone.  (Unlike a full rerun, a promoted filler demotes nothing.)
+ * Then the farthest filler, or if none
+ * the farthest entry, goes when the list is over capacity.  With force,
+ * t is kept in any case.  Returns whether t is linked.
  */
 static bool
 BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc, bool force)
 {
-	bool		linked = false;
-
 	HnswBuildElement *e = &bs->elems[s];
 	int32	   *list = BuildList(bs, e, lc);
 	int			cap = HnswListCapacity(bs->m, lc);
 	float	   *ldists = BuildListDists(list, cap);
-	HnswHeapItem c[2 * HNSW_MAX_M + 1];
-	float		worst = -FLT_MAX;
+	const float *tvec = BuildVec(bs, &bs->elems[t]);
+	int32		gidx[2 * HNSW_MAX_M + 1];
+	float		gdist[2 * HNSW_MAX_M + 1];
+	int32		fidx[2 * HNSW_MAX_M + 1];
+	float		fdist[2 * HNSW_MAX_M + 1];
+	int			ng = 0;
+	int			nf = 0;
 	int			n;
-
-	int			worstAt = 0;
+	int			good;
+	bool		tgood = true;
+	bool		linked = true;
+	bool		demoted = false;
 
 	BuildLock(bs, s, LW_EXCLUSIVE);
-	if (list[0] < cap)
+	n = BuildCount(list);
+	good = BuildGood(list);
+
+	/*
+	 * A full list turns away a candidate farther than all it holds: that
+	 * keeps lists short-ranged, which measured better recall on clustered
+	 * data than letting a distant "good" candidate displace a filler.
+	 */
+	if (n == cap && !force)
 	{
-		list[1 + list[0]] = t;
-		ldists[list[0]] = dist;
-		list[0]++;
-		BuildUnlock(bs, s);
-		return true;
-	}
-	for (n = 0; n < cap; n++)
-	{
-		c[n].idx = list[1 + n];
-		c[n].dist = ldists[n];
-		if (ldists[n] > worst)
+		float		worst = -FLT_MAX;
+
+		for (int k = 0; k < n; k++)
+			worst = Max(worst, ldists[k]);
+		if (dist >= worst)
 		{
-			worst = ldists[n];
-			worstAt = n;
+			BuildUnlock(bs, s);
+			return false;
 		}
 	}
-	if (force)
+
+	/* is t good? only good entries closer to s than t can say no */
+	for (int k = 0; k < good && ldists[k] < dist; k++)
 	{
-		list[1 + worstAt] = t;
-		ldists[worstAt] = dist;
-		linked = true;
+		if (HnswDistance(bs->metric, tvec,
+						 BuildVec(bs, &bs->elems[list[1 + k]]), bs->dim) < dist)
+		{
+			tgood = false;
+			break;
+		}
 	}
-	else if (dist < worst)
+
+	/* split the old entries, t inserted in order among its kind */
+	for (int k = 0; k < n; k++)
 	{
-		c[n].idx = t;
-		c[n].dist = dist;
-		n++;
-		BuildSelect(bs, BuildVec(bs, e), c, n, cap, list);
-		for (int k = 1; k <= list[0]; k++)
-			if (list[k] == t)
-				linked = true;
+		bool		isgood = k < good;
+
+		if (isgood && tgood && ldists[k] > dist &&
+			HnswDistance(bs->metric, tvec,
+						 BuildVec(bs, &bs->elems[list[1 + k]]), bs->dim) < ldists[k])
+		{
+			isgood = false;
+			demoted = true;
+		}
+		if (isgood)
+		{
+			gidx[ng] = list[1 + k];
+			gdist[ng++] = ldists[k];
+		}
+		else
+		{
+			fidx[nf] = list[1 + k];
+			fdist[nf++] = ldists[k];
+		}
 	}
+	{
+		int32	   *xi = tgood ? gidx : fidx;
+		float	   *xd = tgood ? gdist : fdist;
+		int		   *xn = tgood ? &ng : &nf;
+		int			j = *xn;
+
+		/* demoted entries keep their order among fillers: sort them in */
+		while (j > 0 && xd[j - 1] > dist)
+		{
+			xi[j] = xi[j - 1];
+			xd[j] = xd[j - 1];
+			j--;
+		}
+		xi[j] = t;
+		xd[j] = dist;
+		(*xn)++;
+	}
+	/* fillers came from two sorted runs: restore their order */
+	for (int i = 1; i < nf; i++)
+	{
+		int32		ii = fidx[i];
+		float		dd = fdist[i];
+		int			j = i;
+
+		while (j > 0 && fdist[j - 1] > dd)
+		{
+			fidx[j] = fidx[j - 1];
+			fdist[j] = fdist[j - 1];
+			j--;
+		}
+		fidx[j] = ii;
+		fdist[j] = dd;
+	}
+
+	/*
+	 * A filler may have been kept out only by an entry just demoted: give
+	 * the fillers, closest first, another look against the good entries
+	 * that remain (a promoted one counts for those after it).
+	 */
+	if (demoted)
+	{
+		int			k = 0;
+
+		while (k < nf)
+		{
+			bool		ok = true;
+
+			for (int g = 0; g < ng && gdist[g] < fdist[k]; g++)
+			{
+				if (HnswDistance(bs->metric,
+								 BuildVec(bs, &bs->elems[fidx[k]]),
+								 BuildVec(bs, &bs->elems[gidx[g]]),
+								 bs->dim) < fdist[k])
+				{
+					ok = false;
+					break;
+				}
+			}
+			if (!ok)
+			{
+				k++;
+				continue;
+			}
+			/* move fidx[k] into the good run, in order */
+			{
+				int			j = ng;
+
+				while (j > 0 && gdist[j - 1] > fdist[k])
+				{
+					gidx[j] = gidx[j - 1];
+					gdist[j] = gdist[j - 1];
+					j--;
+				}
+				gidx[j] = fidx[k];
+				gdist[j] = fdist[k];
+				ng++;
+			}
+			for (int i = k; i < nf - 1; i++)
+			{
+				fidx[i] = fidx[i + 1];
+				fdist[i] = fdist[i + 1];
+			}
+			nf--;
+		}
+	}
+
+	/* over capacity: drop the farthest filler, else the farthest good */
+	if (ng + nf > cap)
+	{
+		if (nf > 0 && !(force && fidx[nf - 1] == t && nf == 1))
+		{
+			int			drop = nf - 1;
+
+			if (force && fidx[drop] == t)
+				drop--;
+			linked = fidx[drop] != t;
+			for (int i = drop; i < nf - 1; i++)
+			{
+				fidx[i] = fidx[i + 1];
+				fdist[i] = fdist[i + 1];
+			}
+			nf--;
+		}
+		else
+		{
+			int			drop = ng - 1;
+
+			if (force && gidx[drop] == t)
+				drop--;
+			linked = gidx[drop] != t;
+			for (int i = drop; i < ng - 1; i++)
+			{
+				gidx[i] = gidx[i + 1];
+				gdist[i] = gdist[i + 1];
+			}
+			ng--;
+		}
+	}
+
+	for (int i = 0; i < ng; i++)
+	{
+		list[1 + i] = gidx[i];
+		ldists[i] = gdist[i];
+	}
+	for (int i = 0; i < nf; i++)
+	{
+		list[1 + ng + i] = fidx[i];
+		ldists[ng + i] = fdist[i];
+	}
+	BuildSetCount(list, ng + nf, ng);
 	BuildUnlock(bs, s);
 	return linked;
 }
@@ -469,7 +644,7 @@ BuildInsert(HnswBuildState *bs, int i)
 		int32	   *list = chosen[lc];
 		bool		linked = false;
 
-		for (int k = 1; k <= list[0]; k++)
+		for (int k = 1; k <= BuildCount(list); k++)
 			linked |= BuildLink(bs, list[k], i,
 								BuildListDists(list, cap)[k - 1], lc, false);
 
@@ -477,7 +652,7 @@ BuildInsert(HnswBuildState *bs, int i)
 		 * If every neighbour turned the new element away, nothing leads to
 		 * it: make its nearest neighbour link to it all the same.
 		 */
-		if (!linked && list[0] > 0)
+		if (!linked && BuildCount(list) > 0)
 			BuildLink(bs, list[1], i, BuildListDists(list, cap)[0], lc, true);
 		pfree(list);
 	}
@@ -557,7 +732,7 @@ BuildLayoutOrder(HnswBuildState *bs, int *norder)
 		{
 			int32	   *list = BuildList(bs, &bs->elems[order[head++]], 0);
 
-			for (int k = 1; k <= list[0]; k++)
+			for (int k = 1; k <= BuildCount(list); k++)
 			{
 				if (bs->visited[list[k]] == bs->tag)
 					continue;
@@ -672,7 +847,7 @@ BuildFlush(HnswBuildState *bs)
 
 			for (int k = 0; k < HnswListCapacity(bs->m, lc); k++)
 			{
-				if (k < list[0])
+				if (k < BuildCount(list))
 					ntup->slots[off + k] = bs->elems[list[1 + k]].tid;
 				else
 					ItemPointerSetInvalid(&ntup->slots[off + k]);

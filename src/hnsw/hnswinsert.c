@@ -104,7 +104,7 @@ HnswInsertVector(Relation index, HnswMetric metric, int m, int efc,
 			n++;
 		}
 		nchosen[lc] = HnswSelectNeighbors(metric, dim, vec, vecs, dists, n,
-										  keep, chosen);
+										  keep, chosen, NULL);
 		lists[lc] = palloc(sizeof(ItemPointerData) * Max(nchosen[lc], 1));
 		chosenIdx[lc] = palloc(sizeof(int) * Max(nchosen[lc], 1));
 		for (int i = 0; i < nchosen[lc]; i++)

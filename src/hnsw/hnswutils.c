@@ -715,11 +715,14 @@ HnswSearchDescend(HnswSearch *s, HnswMetaPageData *meta, int toLevel)
  * than to every one kept before.  That keeps links in several directions
  * rather than a tight cluster, which is what makes the graph navigable.
  * dists[i] is the distance from base to vecs[i].  Writes the chosen
- * candidates' positions into chosen, returns how many (at most keep).
+ * candidates' positions into chosen, closest first, then fills up with the
+ * closest of those pruned; returns how many in all (at most keep) and, in
+ * *ngood if not NULL, how many the heuristic itself chose.
  */
 int
 HnswSelectNeighbors(HnswMetric metric, int dim, const float *base,
-					float **vecs, float *dists, int n, int keep, int *chosen)
+					float **vecs, float *dists, int n, int keep, int *chosen,
+					int *ngood)
 {
 	int		   *order = palloc(sizeof(int) * n);
 	int			nchosen = 0;
@@ -763,6 +766,8 @@ HnswSelectNeighbors(HnswMetric metric, int dim, const float *base,
 	 * out of a cluster, which buys recall at small ef for a few more
 	 * distance computations per hop.
 	 */
+	if (ngood)
+		*ngood = nchosen;
 	for (int k = 0; k < npruned && nchosen < keep; k++)
 		chosen[nchosen++] = order[k];
 	pfree(order);
@@ -1031,7 +1036,7 @@ HnswLinkNeighbor(HnswSearch *s, int target, int lc, ItemPointer newTid,
 			dists[n] = HnswDistance(s->metric, t->vec, newVec, s->dim);
 			n++;
 			nchosen = HnswSelectNeighbors(s->metric, s->dim, t->vec, vecs,
-										  dists, n, cap, chosen);
+										  dists, n, cap, chosen, NULL);
 			for (int i = 0; i < nchosen; i++)
 				list[i] = ctids[chosen[i]];
 			nnew = nchosen;

@@ -214,7 +214,7 @@ VacuumRepairList(HnswVacuumState *vs, HnswSearch *s, int ci, int lc)
 			}
 			nnew = HnswSelectNeighbors(vs->metric, vs->meta.dim,
 									   s->cands[ci].vec, vecs, dists, n, cap,
-									   chosen);
+									   chosen, NULL);
 			list = palloc(sizeof(ItemPointerData) * cap);
 			for (int i = 0; i < nnew; i++)
 				list[i] = ctids[chosen[i]];
