@@ -17,8 +17,8 @@
 #	  table it fails with 42501 and
 #	  leaves no model table; with SELECT the model table belongs to the
 #	  caller; names given as text are quoted, not spliced into SQL;
-#	- (TODO, a known bug) embed_document refuses a hand-made model table
-#	  whose embedding column is not of type embedding.
+#	- embed_document refuses a hand-made model table whose embedding
+#	  column is not of type embedding (it used to read it as one).
 #
 # test/t/011_trusted.pl
 #
@@ -201,12 +201,8 @@ SKIP:
 		CREATE TABLE fake_model (token text, count bigint, embedding text);
 		INSERT INTO fake_model VALUES ('a', 1, chr(1) || chr(1) || 'xy');
 		SELECT dims(embed_document('fake_model', ARRAY['a']))});
-  TODO:
-	{
-		local $TODO = 'embed_document does not check the type of the embedding column';
-		is(sqlstate_of($err), '42804',
-			'a model table whose embedding column is text is refused');
-	}
+	is(sqlstate_of($err), '42804',
+		'a model table whose embedding column is text is refused');
 	is($node->safe_psql('alicedb', 'SELECT 1'), '1', 'the server is still up');
 }
 
