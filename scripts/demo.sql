@@ -33,7 +33,7 @@ SELECT count(*) AS verses, count(DISTINCT book) AS books,
        pg_size_pretty(sum(octet_length(text))) AS text
 FROM verse;
 SELECT book || ' ' || chapter || ':' || verse AS ref, text
-FROM verse WHERE id IN (1, 23145) ORDER BY id;
+FROM verse WHERE id IN (1, 14237, 26559) ORDER BY id;
 
 \echo
 \echo '== 2. Tokens: embed_tokenize splits each verse into lower-case words'
@@ -63,7 +63,8 @@ SELECT vocab_size, tokens_trained, round(seconds::numeric, 1) AS seconds,
        workers_used
 FROM embed_train('token', 'kjv_words', dim => 100, "window" => 5,
                  epochs => 5, min_count => 5, workers => 2, seed => 7);
-\d kjv_words
+SELECT token, count, left(embedding::text, 60) || '...' AS embedding
+FROM kjv_words ORDER BY count DESC LIMIT 3;
 
 \echo
 \echo '== 4. Nearest words (cosine distance, the <=> operator)'
@@ -143,6 +144,21 @@ FROM verse
 WHERE book IN ('Matthew', 'Mark', 'Luke', 'John')
 ORDER BY v <=> embed_document('kjv_words', embed_tokenize('love your enemies'))
 LIMIT 3;
+\if :have_hnsw
+\echo 'A filter that keeps few rows (the book of Ruth, 85 verses): the plain index'
+\echo 'scan filters its embed.ef_search (40) candidates, of which few or none are in Ruth...'
+SELECT count(*) AS rows_found FROM (
+	SELECT id FROM verse WHERE book = 'Ruth'
+	ORDER BY v <=> embed_document('kjv_words', embed_tokenize('love your enemies'))
+	LIMIT 3) s;
+\echo '...while the iterative scan goes on until it has its rows:'
+SET embed.iterative_scan = relaxed_order;
+SELECT book || ' ' || chapter || ':' || verse AS ref, left(text, 100) AS verse
+FROM verse WHERE book = 'Ruth'
+ORDER BY v <=> embed_document('kjv_words', embed_tokenize('love your enemies'))
+LIMIT 3;
+RESET embed.iterative_scan;
+\endif
 
 \echo
 \if :have_hnsw
@@ -193,6 +209,70 @@ FROM map_point p,
                     FROM map_point GROUP BY grp) c
               ORDER BY (p.x - c.cx) ^ 2 + (p.y - c.cy) ^ 2 LIMIT 1) c;
 
+-- Label placement: each label goes right, left, above or below its point,
+-- whichever first overlaps no point and no label placed before it (and
+-- stays inside the frame); if every side overlaps, the least overlapped.
+-- A label is about 7.5 px per letter wide and 13 px high.
+CREATE FUNCTION map_label_side(words text[], xs numeric[], ys numeric[])
+RETURNS TABLE (word text, side text) LANGUAGE plpgsql AS $$
+DECLARE
+	n			integer := coalesce(array_length(words, 1), 0);
+	sides		text[] := ARRAY['right', 'left', 'above', 'below'];
+	placed		numeric[][] := '{}';	-- x0, y0, x1, y1 of placed labels
+	order_by_x	integer[];
+	i			integer;
+	best		text;
+	best_cost	numeric;
+	bx			numeric[];
+BEGIN
+	SELECT array_agg(k ORDER BY xs[k], ys[k]) INTO order_by_x
+	FROM generate_subscripts(words, 1) k;
+	FOREACH i IN ARRAY coalesce(order_by_x, '{}') LOOP
+		best := NULL;
+		FOR s IN 1 .. 4 LOOP
+			DECLARE
+				w		numeric := 7.5 * length(words[i]);
+				x0		numeric;
+				y0		numeric;
+				cost	numeric := 0;
+			BEGIN
+				CASE sides[s]
+					WHEN 'right' THEN x0 := xs[i] + 6; y0 := ys[i] - 9;
+					WHEN 'left' THEN x0 := xs[i] - 6 - w; y0 := ys[i] - 9;
+					WHEN 'above' THEN x0 := xs[i] - w / 2; y0 := ys[i] - 19;
+					ELSE x0 := xs[i] - w / 2; y0 := ys[i] + 6;
+				END CASE;
+				IF x0 < 52 OR x0 + w > 778 OR y0 < 72 OR y0 + 13 > 668 THEN
+					cost := cost + 10000;
+				END IF;
+				-- points under the label
+				FOR k IN 1 .. n LOOP
+					IF k <> i AND xs[k] + 4 > x0 AND xs[k] - 4 < x0 + w
+					   AND ys[k] + 4 > y0 AND ys[k] - 4 < y0 + 13 THEN
+						cost := cost + 100;
+					END IF;
+				END LOOP;
+				-- labels placed before
+				FOR k IN 1 .. coalesce(array_length(placed, 1), 0) LOOP
+					cost := cost + greatest(0, least(x0 + w, placed[k][3]) - greatest(x0, placed[k][1]))
+					             * greatest(0, least(y0 + 13, placed[k][4]) - greatest(y0, placed[k][2]));
+				END LOOP;
+				IF best IS NULL OR cost < best_cost THEN
+					best := sides[s];
+					best_cost := cost;
+					bx := ARRAY[x0, y0, x0 + w, y0 + 13];
+				END IF;
+				EXIT WHEN cost = 0;
+			END;
+		END LOOP;
+		placed := placed || ARRAY[bx];
+		word := words[i];
+		side := best;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
 -- The SVG, written by one query.
 \pset format unaligned
 \pset tuples_only on
@@ -210,14 +290,10 @@ WITH b AS (
 	       round((90 + (b.y1 - p.y) / nullif(b.y1 - b.y0, 0) * 560)::numeric, 1) AS py
 	FROM map_point p JOIN colour USING (grp), b
 ), placed AS (
-	-- A label goes left of its point when a point close on the right
-	-- would be under it, or near the right edge; never near the left edge.
-	SELECT p.*,
-	       p.px > 720 OR
-	       (p.px > 140 AND EXISTS (SELECT FROM pt q
-	                               WHERE q.px > p.px AND q.px - p.px < 75
-	                                 AND abs(q.py - p.py) < 14)) AS left_label
-	FROM pt p
+	SELECT pt.*, l.side FROM pt JOIN map_label_side(
+		(SELECT array_agg(word ORDER BY word) FROM pt),
+		(SELECT array_agg(px ORDER BY word) FROM pt),
+		(SELECT array_agg(py ORDER BY word) FROM pt)) l USING (word)
 ), legend AS (
 	SELECT string_agg(format(
 		'<circle cx="%s" cy="%s" r="5" fill="%s"/><text x="%s" y="%s">%s</text>',
@@ -239,9 +315,12 @@ SELECT concat_ws(E'\n',
 	'<rect x="50" y="70" width="730" height="600" fill="none" stroke="#ccc"/>',
 	(SELECT svg FROM legend),
 	(SELECT string_agg(format(
-		'<circle cx="%s" cy="%s" r="4" fill="%s"/><text x="%s" y="%s" fill="%s"%s>%s</text>',
-		px, py, c, CASE WHEN left_label THEN px - 6 ELSE px + 6 END, py + 4, c,
-		CASE WHEN left_label THEN ' text-anchor="end"' ELSE '' END, word),
+		'<circle cx="%s" cy="%s" r="4" fill="%s"/><text x="%s" y="%s" fill="%s" text-anchor="%s">%s</text>',
+		px, py, c,
+		CASE side WHEN 'right' THEN px + 6 WHEN 'left' THEN px - 6 ELSE px END,
+		CASE side WHEN 'above' THEN py - 8 WHEN 'below' THEN py + 17 ELSE py + 4 END, c,
+		CASE side WHEN 'right' THEN 'start' WHEN 'left' THEN 'end' ELSE 'middle' END,
+		word),
 		E'\n' ORDER BY word) FROM placed),
 	'</svg>')
 FROM pct;

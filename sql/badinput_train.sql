@@ -56,7 +56,11 @@ SELECT what, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
 	('negative 1000000', $q$SELECT * FROM embed_train('bt', 'bt_m14', dim => 8, negative => 1000000, min_count => 1, progress => false)$q$),
 	('epochs 2^31-1', $q$SELECT * FROM embed_train('bt', 'bt_m15', dim => 8, epochs => 2147483647, min_count => 1, progress => false)$q$),
 	('alpha Infinity', $q$SELECT * FROM embed_train('bt', 'bt_m16', dim => 8, alpha => 'Infinity', min_count => 1, progress => false)$q$),
-	('sample NaN', $q$SELECT * FROM embed_train('bt', 'bt_m17', dim => 8, sample => 'NaN', min_count => 1, progress => false)$q$)
+	('sample NaN', $q$SELECT * FROM embed_train('bt', 'bt_m17', dim => 8, sample => 'NaN', min_count => 1, progress => false)$q$),
+	('memory limit 0', $q$SET embed.train_memory_limit = 0$q$),
+	('memory limit -1', $q$SET embed.train_memory_limit = -1$q$),
+	('memory limit 1 PB', $q$SET embed.train_memory_limit = '1PB'$q$),
+	('dim 16000 in 1 MB', $q$SET LOCAL embed.train_memory_limit = '1MB'; SELECT * FROM embed_train('bt', 'bt_m18', dim => 16000, min_count => 1, progress => false)$q$)
 ) t(what, q);
 SELECT relname AS models_made FROM pg_class WHERE relname LIKE 'bt\_m%' ORDER BY relname;
 

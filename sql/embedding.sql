@@ -77,6 +77,10 @@ SELECT ARRAY['Infinity']::double precision[]::embedding;
 SELECT ARRAY[1e300]::double precision[]::embedding;
 SELECT ARRAY[1e300]::numeric[]::embedding;
 SELECT ARRAY['NaN']::numeric[]::embedding;
+-- underflow to zero is refused, as in the text form; denormals are kept
+SELECT ARRAY[1e-60]::numeric[]::embedding;
+SELECT ARRAY[1e-60]::double precision[]::embedding;
+SELECT ARRAY[1e-40, 0]::double precision[]::embedding;
 
 -- Binary send/recv round trip, and COPY BINARY
 CREATE TABLE t_bin (id int, v embedding);

@@ -101,8 +101,9 @@ CheckDimTypmod(int dim, int32 typmod)
 }
 
 /*
- * Narrow a double to float4, refusing what float4 cannot hold.  Values too
- * small for float4 become zero or a denormal, as the real type does.
+ * Narrow a double to float4, refusing what float4 cannot hold: overflow,
+ * and (as the text input does) a non-zero value that would become zero.
+ * Values in the denormal range are kept.
  */
 static inline float4
 float8_to_element(float8 v)
@@ -122,6 +123,11 @@ float8_to_element(float8 v)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("value %g is out of range for an embedding element", v)));
+	if (r == 0.0f && v != 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("value %g is out of range for an embedding element", v),
+				 errdetail("It is too close to zero for a float4.")));
 	return r;
 }
 

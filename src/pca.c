@@ -374,7 +374,7 @@ jacobi_eigen(double *a, int p, double *values, double *vectors)
 	pfree(order);
 }
 
-/* out (d x p, column-major) = q (d x p, column-major) * w (p x p, row-major) */
+/* out = q w, with out and q d x p column-major, w p x p row-major */
 static void
 block_times_small(const double *q, const double *w, double *out, int d, int p)
 {
@@ -498,7 +498,8 @@ leading_eigenpairs(const double *cov, int d, int k, double *values,
 		elog(DEBUG1, "principal components did not converge in %d iterations",
 			 PCA_MAX_ITERATIONS);
 	else
-		elog(DEBUG1, "principal components converged in %d iterations", iter + 1);
+		elog(DEBUG1, "principal components converged in %d iterations",
+			 iter + 1);
 
 	for (int c = 0; c < k; c++)
 	{
@@ -603,18 +604,22 @@ embed_pca_final(PG_FUNCTION_ARGS)
 	var_datums = palloc(sizeof(Datum) * k);
 	for (int c = 0; c < k; c++)
 	{
-		comp_datums[c] = PointerGetDatum(doubles_to_embedding(comps + (Size) c * dim, dim));
+		Embedding	comp = doubles_to_embedding(comps + (Size) c * dim, dim);
+
+		comp_datums[c] = PointerGetDatum(comp);
 		var_datums[c] = Float8GetDatum(values[c]);
 	}
 
 	fields[PCA_ATTR_N - 1] = Int64GetDatum(state->n);
-	fields[PCA_ATTR_MEAN - 1] = PointerGetDatum(doubles_to_embedding(state->mean, dim));
+	fields[PCA_ATTR_MEAN - 1] =
+		PointerGetDatum(doubles_to_embedding(state->mean, dim));
 	fields[PCA_ATTR_COMPONENTS - 1] =
 		PointerGetDatum(construct_array(comp_datums, k, embedding_oid,
 										typlen, typbyval, typalign));
 	fields[PCA_ATTR_VARIANCE - 1] =
-		PointerGetDatum(construct_array(var_datums, k, FLOAT8OID, sizeof(float8),
-										FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		PointerGetDatum(construct_array(var_datums, k, FLOAT8OID,
+										sizeof(float8), FLOAT8PASSBYVAL,
+										TYPALIGN_DOUBLE));
 	fields[PCA_ATTR_TOTAL - 1] = Float8GetDatum(total);
 	MemoryContextDelete(work);
 

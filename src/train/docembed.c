@@ -83,7 +83,7 @@ DocEmbedInit(void)
  * (Re)load the model of entry e from its table.
  */
 static void
-ModelCacheLoad(ModelCacheEntry *e)
+ModelCacheLoad(ModelCacheEntry *e, Oid embtype)
 {
 	char	   *relname = get_rel_name(e->relid);
 	char	   *qname;
@@ -128,6 +128,18 @@ ModelCacheLoad(ModelCacheEntry *e)
 	if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed for \"%s\"", sql.data);
 	n = SPI_processed;
+
+	/*
+	 * The vectors are read as embeddings below, so the column must be one:
+	 * any table with the right column names can be passed in, and reading,
+	 * say, a bytea as an embedding would trust a length it does not have.
+	 */
+	if (SPI_gettypeid(SPI_tuptable->tupdesc, 3) != embtype)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("relation \"%s\" is not a model table", relname),
+				 errdetail("Its column \"embedding\" is of type %s, not embedding.",
+						   format_type_be(SPI_gettypeid(SPI_tuptable->tupdesc, 3)))));
 	if (n >= PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -193,7 +205,7 @@ ModelCacheLoad(ModelCacheEntry *e)
 }
 
 static ModelCacheEntry *
-ModelCacheGet(Oid relid)
+ModelCacheGet(Oid relid, Oid embtype)
 {
 	ModelCacheEntry *e;
 	AclResult	aclresult;
@@ -224,7 +236,7 @@ ModelCacheGet(Oid relid)
 	{
 		PG_TRY();
 		{
-			ModelCacheLoad(e);
+			ModelCacheLoad(e, embtype);
 		}
 		PG_CATCH();
 		{
@@ -244,7 +256,9 @@ embed_document(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
-	ModelCacheEntry *e = ModelCacheGet(relid);
+	/* our own result type is the embedding type, wherever it lives */
+	ModelCacheEntry *e = ModelCacheGet(relid,
+									   get_func_rettype(fcinfo->flinfo->fn_oid));
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nelems;

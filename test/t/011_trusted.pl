@@ -13,9 +13,12 @@
 #	- a role with CREATE on a database it does not own may create it too; a
 #	  role without CREATE may not (42501), nor may a non-owner drop it;
 #	- training (when embed_train exists) reads only what the caller may
-#	  read: without SELECT on the token table it fails with 42501 and
+#	  read (row-level security included): without SELECT on the token
+#	  table it fails with 42501 and
 #	  leaves no model table; with SELECT the model table belongs to the
-#	  caller; names given as text are quoted, not spliced into SQL.
+#	  caller; names given as text are quoted, not spliced into SQL;
+#	- embed_document refuses a hand-made model table whose embedding
+#	  column is not of type embedding (it used to read it as one).
 #
 # test/t/011_trusted.pl
 #
@@ -111,7 +114,7 @@ my $has_train = $node->safe_psql('alicedb',
 	q{SELECT count(*) FROM pg_proc WHERE proname = 'embed_train'});
 SKIP:
 {
-	skip 'embed_train is not built yet', 9 unless $has_train;
+	skip 'embed_train is not built yet', 13 unless $has_train;
 
 	# alice's token table: a small corpus with a few repeated words
 	psql_as('alice', 'alicedb', q{
@@ -138,6 +141,19 @@ SKIP:
 			q{SELECT relowner::regrole FROM pg_class WHERE oid = 'bob_model'::regclass}),
 		'bob', 'the model table belongs to the caller');
 
+	# row-level security applies: training sees only the rows the caller
+	# may see
+	psql_as('alice', 'alicedb', q{
+		INSERT INTO tokens SELECT 41, p, 'secret' FROM generate_series(1, 12) p;
+		CREATE POLICY only_public ON tokens FOR SELECT TO bob USING (doc_id <= 40);
+		ALTER TABLE tokens ENABLE ROW LEVEL SECURITY});
+	($rc, $out, $err) = psql_as('bob', 'alicedb', sprintf($train, 'bob_rls_model')
+		  . q{; SELECT count(*) FROM bob_rls_model WHERE token = 'secret'});
+	is($out, "5\n0", 'under row-level security training never sees the hidden rows')
+	  or diag($err);
+	($rc, $out, $err) = psql_as('alice', 'alicedb', sprintf($train, 'alice_model'));
+	is($out, '6', 'while the owner, who sees them, trains on them');
+
 	# a model name that would be an injection if spliced: it is a name
 	my $evil = 'm"; DROP TABLE tokens; --';
 	(my $evil_sql = $evil) =~ s/'/''/g;
@@ -154,11 +170,40 @@ SKIP:
 	is($node->safe_psql('alicedb', q{SELECT to_regclass('tokens') IS NOT NULL}),
 		't', 'and runs nothing');
 
+	# the memory limit is the superuser's to raise: refused once embed is
+	# loaded, and a value set before it was loaded is dropped when it is
+	($rc, $out, $err) = psql_as('bob', 'alicedb', q{
+		SELECT dims('[1]'::embedding);
+		SET embed.train_memory_limit = '100GB'});
+	is(sqlstate_of($err), '42501', 'a user cannot raise embed.train_memory_limit');
+	($rc, $out, $err) = psql_as('bob', 'alicedb', q{
+		SET embed.train_memory_limit = '100GB';
+		SELECT dims('[1]'::embedding);
+		SHOW embed.train_memory_limit});
+	is((split /\n/, $out)[-1], '1GB', 'nor before embed is loaded');
+
 	# alice cannot be made to write into bob's schema by training either:
 	# a model name in a schema where bob lacks CREATE fails
 	$node->safe_psql('alicedb', 'CREATE SCHEMA private AUTHORIZATION alice');
 	($rc, $out, $err) = psql_as('bob', 'alicedb', sprintf($train, 'private.m'));
 	is(sqlstate_of($err), '42501', 'no model table in a schema without CREATE');
+}
+
+# --- a hand-made "model" table whose embedding column is not an embedding ---
+# embed_document reads the third column's bytes as an embedding whatever its
+# type.  Here the text's first two bytes (0x01 0x01) read as 257
+# dimensions, so it would copy 1 kB from past the end of a short value into
+# the result.  Any user can make such a table.
+SKIP:
+{
+	skip 'embed_document is not built yet', 2 unless $has_train;
+	($rc, $out, $err) = psql_as('bob', 'alicedb', q{
+		CREATE TABLE fake_model (token text, count bigint, embedding text);
+		INSERT INTO fake_model VALUES ('a', 1, chr(1) || chr(1) || 'xy');
+		SELECT dims(embed_document('fake_model', ARRAY['a']))});
+	is(sqlstate_of($err), '42804',
+		'a model table whose embedding column is text is refused');
+	is($node->safe_psql('alicedb', 'SELECT 1'), '1', 'the server is still up');
 }
 
 $node->stop;
