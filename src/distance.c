@@ -114,15 +114,16 @@ embed_dot_avx2(const float *a, const float *b, int n)
 	int			i = 0;
 	float		tail = 0.0f;
 
+#define LOADS(p, k)	_mm256_loadu_ps((p) + i + (k))
 	for (; i + 32 <= n; i += 32)
 	{
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+		s0 = _mm256_fmadd_ps(LOADS(a, 0), LOADS(b, 0), s0);
+		s1 = _mm256_fmadd_ps(LOADS(a, 8), LOADS(b, 8), s1);
+		s2 = _mm256_fmadd_ps(LOADS(a, 16), LOADS(b, 16), s2);
+		s3 = _mm256_fmadd_ps(LOADS(a, 24), LOADS(b, 24), s3);
 	}
 	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s0 = _mm256_fmadd_ps(LOADS(a, 0), LOADS(b, 0), s0);
 	for (; i < n; i++)
 		tail += a[i] * b[i];
 	s0 = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
@@ -141,10 +142,10 @@ embed_l2sq_avx2(const float *a, const float *b, int n)
 
 	for (; i + 32 <= n; i += 32)
 	{
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-		__m256		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-		__m256		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+		__m256		d0 = _mm256_sub_ps(LOADS(a, 0), LOADS(b, 0));
+		__m256		d1 = _mm256_sub_ps(LOADS(a, 8), LOADS(b, 8));
+		__m256		d2 = _mm256_sub_ps(LOADS(a, 16), LOADS(b, 16));
+		__m256		d3 = _mm256_sub_ps(LOADS(a, 24), LOADS(b, 24));
 
 		s0 = _mm256_fmadd_ps(d0, d0, s0);
 		s1 = _mm256_fmadd_ps(d1, d1, s1);
@@ -153,7 +154,7 @@ embed_l2sq_avx2(const float *a, const float *b, int n)
 	}
 	for (; i + 8 <= n; i += 8)
 	{
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		__m256		d0 = _mm256_sub_ps(LOADS(a, 0), LOADS(b, 0));
 
 		s0 = _mm256_fmadd_ps(d0, d0, s0);
 	}
@@ -228,15 +229,20 @@ embed_axpy_avx2(float alpha, const float *x, float *y, int n)
 	for (; i < n; i++)
 		y[i] += alpha * x[i];
 }
+#undef LOADS
 #endif							/* EMBED_HAVE_X86_DISPATCH */
 
 /* ---- dispatch ---- */
 
-float		(*embed_dot) (const float *a, const float *b, int n) = embed_dot_portable;
-float		(*embed_l2sq) (const float *a, const float *b, int n) = embed_l2sq_portable;
+float		(*embed_dot) (const float *a, const float *b, int n) =
+			embed_dot_portable;
+float		(*embed_l2sq) (const float *a, const float *b, int n) =
+			embed_l2sq_portable;
 void		(*embed_dot_norms) (const float *a, const float *b, int n,
-								float *dot, float *aa, float *bb) = embed_dot_norms_portable;
-void		(*embed_axpy) (float alpha, const float *x, float *y, int n) = embed_axpy_portable;
+								float *dot, float *aa, float *bb) =
+			embed_dot_norms_portable;
+void		(*embed_axpy) (float alpha, const float *x, float *y, int n) =
+			embed_axpy_portable;
 
 static const char *kernels_name = "portable";
 

@@ -85,7 +85,6 @@ main(void)
 		{"l2sq", run_l2, 3},
 		{"cosine", run_cos, 6},
 	};
-	const char *paths[] = {"portable", "auto"};
 
 	printf("%-9s %-7s %6s %10s %9s %9s\n",
 		   "path", "kernel", "dim", "ns/call", "GFLOP/s", "GB/s");
@@ -136,7 +135,6 @@ main(void)
 				free(b[i]);
 			}
 		}
-		(void) paths;
 	}
 	return 0;
 }
