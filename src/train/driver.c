@@ -14,11 +14,12 @@
  *
  * Work distribution.  The corpus is cut at document boundaries into chunks
  * of roughly equal size; job j (0 <= j < epochs * nchunks) is chunk
- * j % nchunks of epoch j / nchunks.  Participants claim jobs with an atomic
- * counter, so a worker that fails to start only costs speed.  Each job seeds
- * its own generator from (seed, epoch, chunk): with one worker the run is
- * bit-for-bit reproducible, because the learning rate only depends on the
- * number of tokens done, which then advances deterministically.
+ * order[j % nchunks] of epoch j / nchunks (see ChunkOrder).  Participants
+ * claim jobs with an atomic counter, so a worker that fails to start only
+ * costs speed.  Each job seeds its own generator from (seed, epoch,
+ * chunk): with one worker the run is bit-for-bit reproducible, because the
+ * learning rate only depends on the number of tokens done, which then
+ * advances deterministically.
  *
  * The learning rate decays linearly with the tokens done over all
  * participants, from alpha to alpha * 1e-4, as in word2vec.  Tokens are
@@ -30,8 +31,8 @@
  * kernel itself returns after the current centre word as soon as
  * InterruptPending is set, so that even at large dim and window a cancel
  * is serviced within one centre word's work; the slice then resumes
- * exactly where it stopped, which keeps one-worker runs reproducible.  A cancel
- * or statement_timeout in the leader aborts the transaction, which
+ * exactly where it stopped, which keeps one-worker runs reproducible.  A
+ * cancel or statement_timeout in the leader aborts the transaction, which
  * terminates the workers (their own CHECK_FOR_INTERRUPTS then exits) and
  * rolls back whatever the call created; a worker's error reaches the
  * leader through the parallel message queue the same way.
@@ -83,6 +84,18 @@ PG_FUNCTION_INFO_V1(embed_train);
 /* The learning rate never falls below alpha times this. */
 #define TRAIN_ALPHA_FLOOR	1e-4
 
+/*
+ * With several participants, each keeps a private copy of the output
+ * vectors of the most frequent words, about this many bytes of them, and
+ * folds its changes into the shared matrix every TRAIN_HOT_SYNC centre
+ * words (SgnsHotSync).  Those rows take most of the negative samples, so
+ * without the copies nearly every update moves a cache line from one core
+ * to the other: measured on the medium corpus with two workers, 1.3x the
+ * speed of one worker without them, 1.5x to 2.3x with them.
+ */
+#define TRAIN_HOT_BYTES		(384 * 1024)
+#define TRAIN_HOT_SYNC		1024
+
 #define TRAIN_MAX_WORKERS	64
 #define TRAIN_MAX_EPOCHS	1000
 #define TRAIN_MAX_WINDOW	1000
@@ -107,6 +120,8 @@ typedef struct TrainShared
 	float		alpha;
 	uint64		seed;
 	int			nparticipants;
+	int32		nhot;			/* output rows each participant keeps private */
+	int			hot_sync;		/* centre words between syncs of those */
 
 	/* sizes */
 	int32		vocab_size;
@@ -120,6 +135,7 @@ typedef struct TrainShared
 	Size		off_tokens;
 	Size		off_doc_start;
 	Size		off_chunk_doc;
+	Size		off_chunk_order;
 	Size		off_keep;
 	Size		off_alias_prob;
 	Size		off_alias_index;
@@ -172,6 +188,8 @@ TrainLayout(TrainShared *sh)
 	off = AlignUp(off + (Size) (sh->ndocs + 1) * sizeof(int64));
 	sh->off_chunk_doc = off;
 	off = AlignUp(off + (Size) (sh->nchunks + 1) * sizeof(int64));
+	sh->off_chunk_order = off;
+	off = AlignUp(off + (Size) sh->nchunks * sizeof(int32));
 	sh->off_keep = off;
 	off = AlignUp(off + (Size) sh->vocab_size * sizeof(uint32));
 	sh->off_alias_prob = off;
@@ -330,6 +348,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 	const int32 *tokens = SH_ARRAY(sh, off_tokens, int32);
 	const int64 *doc_start = SH_ARRAY(sh, off_doc_start, int64);
 	const int64 *chunk_doc = SH_ARRAY(sh, off_chunk_doc, int64);
+	const int32 *chunk_order = SH_ARRAY(sh, off_chunk_order, int32);
 	const uint32 *keep = SH_ARRAY(sh, off_keep, uint32);
 	TrainLossSlot *slots = SH_ARRAY(sh, off_loss, TrainLossSlot);
 	uint64		njobs = (uint64) sh->epochs * sh->nchunks;
@@ -338,6 +357,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 	SgnsWork	w;
 	int32	   *sen;
 	double		cpu_start = ProcessCpuSeconds();
+	int64		since_sync = 0;
 
 	m.dim = sh->dim;
 	m.window = sh->window;
@@ -346,6 +366,17 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 	m.vocab_size = sh->vocab_size;
 	m.syn0 = SH_ARRAY(sh, off_syn0, float);
 	m.syn1 = SH_ARRAY(sh, off_syn1, float);
+	memset(&w, 0, sizeof(w));
+	w.nhot = sh->nhot;
+	if (w.nhot > 0)
+	{
+		Size		sz = (Size) w.nhot * m.dim * sizeof(float);
+
+		w.hot = MemoryContextAllocHuge(CurrentMemoryContext, sz);
+		w.hot_base = MemoryContextAllocHuge(CurrentMemoryContext, sz);
+		memcpy(w.hot, m.syn1, sz);
+		memcpy(w.hot_base, m.syn1, sz);
+	}
 	m.alias_prob = SH_ARRAY(sh, off_alias_prob, uint32);
 	m.alias_index = SH_ARRAY(sh, off_alias_index, int32);
 	m.stop = &InterruptPending;
@@ -365,7 +396,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 		if (job >= njobs)
 			break;
 		epoch = (int) (job / sh->nchunks);
-		chunk = (int) (job % sh->nchunks);
+		chunk = chunk_order[job % sh->nchunks];
 		slot = &slots[participant * sh->epochs + epoch];
 		w.rng = TrainRandSeed(sh->seed, epoch + 1, chunk + 1);
 
@@ -416,6 +447,12 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 					}
 					slot->loss += w.loss;
 					slot->pairs += w.pairs;
+					since_sync += to - from;
+					if (w.nhot > 0 && since_sync >= sh->hot_sync)
+					{
+						SgnsHotSync(&m, &w);
+						since_sync = 0;
+					}
 
 					/* credit the raw tokens this slice stands for */
 					raw_slice = n > 0 ? raw * to / n - raw * from / n : raw;
@@ -429,6 +466,12 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 				}
 			}
 		}
+	}
+	if (w.nhot > 0)
+	{
+		SgnsHotSync(&m, &w);
+		pfree(w.hot);
+		pfree(w.hot_base);
 	}
 	SH_ARRAY(sh, off_cpu, double)[participant] =
 		ProcessCpuSeconds() - cpu_start;
@@ -448,6 +491,35 @@ EmbedTrainWorkerMain(dsm_segment *seg, shm_toc *toc)
 	TrainShared *sh = shm_toc_lookup(toc, EMBED_TRAIN_SHM_KEY, false);
 
 	TrainParticipant(sh, ParallelWorkerNumber + 1, NULL);
+}
+
+/*
+ * The order in which an epoch's chunks are handed out.  Jobs claimed at
+ * about the same time run at the same time, and neighbouring chunks are
+ * usually the same kind of text, so they update the same rows of the
+ * weight matrices: with several participants, every write to such a row
+ * moves its cache lines from one core to the other.  So the corpus is cut
+ * into nparts equal runs of chunks and consecutive jobs take one chunk from
+ * each run in turn, keeping the participants nchunks / nparts chunks apart,
+ * as word2vec's threads each start at their own share of the file.  With
+ * one participant the order is the identity.
+ */
+static void
+ChunkOrder(int32 *order, int nchunks, int nparts)
+{
+	int			k = 0;
+
+	nparts = Max(1, Min(nparts, nchunks));
+	for (int j = 0; k < nchunks; j++)
+	{
+		for (int r = 0; r < nparts; r++)
+		{
+			int			c = (int) ((int64) r * nchunks / nparts) + j;
+
+			if (c < (int) ((int64) (r + 1) * nchunks / nparts))
+				order[k++] = c;
+		}
+	}
 }
 
 /*
@@ -493,6 +565,8 @@ TrainFill(TrainShared *sh, Corpus corpus, double sample)
 	/* fewer cuts than planned (large documents): shrink nchunks */
 	sh->nchunks = c;
 	chunk_doc[c] = corpus->ndocs;
+	ChunkOrder(SH_ARRAY(sh, off_chunk_order, int32), sh->nchunks,
+			   sh->nparticipants);
 
 	SubsampleThresholds(corpus->counts, corpus->vocab_size, corpus->ntokens,
 						sample, SH_ARRAY(sh, off_keep, uint32));
@@ -676,6 +750,14 @@ embed_train(PG_FUNCTION_ARGS)
 	header.alpha = (float) params.alpha;
 	header.seed = (uint64) params.seed;
 	header.nparticipants = params.workers;
+	if (params.workers > 1)
+	{
+		/* see TRAIN_HOT_BYTES */
+		header.nhot = (int32) Min((int64) corpus->vocab_size,
+								  Max(16, TRAIN_HOT_BYTES /
+									  ((int64) params.dim * sizeof(float))));
+		header.hot_sync = TRAIN_HOT_SYNC;
+	}
 	header.vocab_size = corpus->vocab_size;
 	header.ntokens = corpus->ntokens;
 	header.ndocs = corpus->ndocs;

@@ -172,3 +172,30 @@ SgnsTrainRange(const SgnsModel *m, SgnsWork *w, const int32 *sen, int len,
 {
 	return sgns_range_impl(m, w, sen, len, from, to, alpha);
 }
+
+/*
+ * Fold a participant's private copy of the hot output vectors back into
+ * the shared matrix and refresh it.  hot_base holds the shared values as of
+ * the previous sync, so hot - hot_base is this participant's own change
+ * since then; it is added to the shared values (which meanwhile took the
+ * other participants' changes), and hot and hot_base restart from the sum.
+ * Like every shared update here this takes no lock: two participants
+ * folding the same row at the same instant may lose part of one change.
+ */
+void
+SgnsHotSync(const SgnsModel *m, SgnsWork *w)
+{
+	int64		n = (int64) w->nhot * m->dim;
+	float	   *restrict shared = m->syn1;
+	float	   *restrict hot = w->hot;
+	float	   *restrict base = w->hot_base;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		float		v = shared[i] + (hot[i] - base[i]);
+
+		shared[i] = v;
+		hot[i] = v;
+		base[i] = v;
+	}
+}

@@ -54,6 +54,10 @@ SGNS_SUFFIX(SgnsStep) (const float *restrict in, float *restrict out,
 	}
 }
 
+/* the output vector of word t: private copy for the hot words */
+#define SGNS_OUT(t) \
+	((t) < nhot ? hot + (int64) (t) * dim : syn1 + (int64) (t) * dim)
+
 SGNS_FN_ATTR static int
 SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 							 const int32 *sen, int len, int from, int to,
@@ -64,6 +68,8 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 	const int	negative = m->negative;
 	float	   *restrict syn0 = m->syn0;
 	float	   *restrict syn1 = m->syn1;
+	const int32 nhot = w->nhot;
+	float	   *restrict hot = w->hot;
 	float	   *restrict neu1 = w->neu1;
 	float	   *restrict neu1e = w->neu1e;
 	int			pos;
@@ -89,7 +95,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 					continue;
 				in = syn0 + (int64) sen[c] * dim;
 				memset(neu1e, 0, sizeof(float) * dim);
-				SGNS_SUFFIX(SgnsStep) (in, syn1 + (int64) word * dim, neu1e,
+				SGNS_SUFFIX(SgnsStep) (in, SGNS_OUT(word), neu1e,
 									   dim, 1.0f, alpha, w);
 				for (d = 0; d < negative; d++)
 				{
@@ -97,7 +103,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 
 					if (t == word)
 						continue;
-					SGNS_SUFFIX(SgnsStep) (in, syn1 + (int64) t * dim, neu1e,
+					SGNS_SUFFIX(SgnsStep) (in, SGNS_OUT(t), neu1e,
 										   dim, 0.0f, alpha, w);
 				}
 				for (i = 0; i < dim; i++)
@@ -127,7 +133,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 			for (i = 0; i < dim; i++)
 				neu1[i] *= scale;
 			memset(neu1e, 0, sizeof(float) * dim);
-			SGNS_SUFFIX(SgnsStep) (neu1, syn1 + (int64) word * dim, neu1e,
+			SGNS_SUFFIX(SgnsStep) (neu1, SGNS_OUT(word), neu1e,
 								   dim, 1.0f, alpha, w);
 			for (d = 0; d < negative; d++)
 			{
@@ -135,7 +141,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 
 				if (t == word)
 					continue;
-				SGNS_SUFFIX(SgnsStep) (neu1, syn1 + (int64) t * dim, neu1e,
+				SGNS_SUFFIX(SgnsStep) (neu1, SGNS_OUT(t), neu1e,
 									   dim, 0.0f, alpha, w);
 			}
 			for (c = lo; c <= hi; c++)
@@ -156,3 +162,5 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 	}
 	return to;
 }
+
+#undef SGNS_OUT

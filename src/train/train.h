@@ -147,9 +147,19 @@ typedef struct SgnsWork
 	uint64		rng;
 	double		loss;			/* sum of -log sigmoid terms */
 	int64		pairs;			/* terms in loss */
+
+	/*
+	 * Private copies of the output vectors of words 0 .. nhot - 1 (the most
+	 * frequent), see SgnsHotSync.  nhot = 0: none.  hot_base holds the
+	 * shared values as of the last sync.
+	 */
+	int32		nhot;
+	float	   *hot;
+	float	   *hot_base;
 } SgnsWork;
 
 extern void SgnsInit(void);
+extern void SgnsHotSync(const SgnsModel *m, SgnsWork *w);
 extern int	SgnsTrainRange(const SgnsModel *m, SgnsWork *w,
 						   const int32 *sen, int len, int from, int to,
 						   float alpha);
