@@ -19,7 +19,11 @@ HEADERS = $(wildcard src/*.h src/train/*.h src/hnsw/*.h)
 # index.
 SQL_PARTS = src/embed.sql $(filter-out src/embed.sql,$(sort $(wildcard src/*.sql))) $(sort $(wildcard src/train/*.sql)) $(sort $(wildcard src/hnsw/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+# Beside the script of the current version: the upgrade scripts, and the
+# frozen full scripts of earlier releases (so that an upgrade can be tested
+# from a real old install).
+UPGRADES = $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA = $(UPGRADES) $(filter-out $(DATA_built) $(UPGRADES),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)

@@ -5,7 +5,7 @@
 -- The extension is marked trusted: superuser = true with trusted = true is
 -- how the catalogue shows one that a non-superuser with CREATE on the
 -- database may install
-SELECT name, superuser, trusted FROM pg_available_extension_versions
+SELECT name, version, superuser, trusted FROM pg_available_extension_versions
 WHERE name = 'embed' ORDER BY version;
 
 -- No function runs with its owner's rights, and none changes settings

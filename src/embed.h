@@ -16,4 +16,10 @@ extern void EmbedTrainInit(void);
 /* src/hnsw: the index's GUCs and reloption kind. */
 extern void EmbedHnswInit(void);
 
+/* src/cost.c: what a distance costs the planner. */
+struct Node;
+extern double EmbedDistanceCost(int dim);
+extern int	EmbedExprDim(struct Node *arg);
+extern int	EmbedCallDim(struct Node *call);
+
 #endif							/* EMBED_EMBED_H */

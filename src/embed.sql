@@ -75,23 +75,33 @@ CREATE CAST (embedding AS real[])
 
 -- Distances and properties
 
+CREATE FUNCTION embed_distance_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'embed_distance_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embed_distance_support(internal) IS 'planner support for the distance functions: a cost that grows with the dimension';
+
 CREATE FUNCTION cosine_distance(embedding, embedding) RETURNS double precision
-	AS 'MODULE_PATHNAME', 'embedding_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'embedding_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT embed_distance_support;
 COMMENT ON FUNCTION cosine_distance(embedding, embedding) IS '1 - cosine similarity, from 0 to 2; NaN when either vector is zero';
 CREATE FUNCTION cosine_similarity(embedding, embedding) RETURNS double precision
-	AS 'MODULE_PATHNAME', 'embedding_cosine_similarity' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'embedding_cosine_similarity' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT embed_distance_support;
 COMMENT ON FUNCTION cosine_similarity(embedding, embedding) IS 'cosine of the angle between two embeddings, from -1 to 1; NaN when either vector is zero';
 CREATE FUNCTION inner_product(embedding, embedding) RETURNS double precision
-	AS 'MODULE_PATHNAME', 'embedding_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'embedding_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT embed_distance_support;
 COMMENT ON FUNCTION inner_product(embedding, embedding) IS 'dot product of two embeddings';
 CREATE FUNCTION negative_inner_product(embedding, embedding) RETURNS double precision
-	AS 'MODULE_PATHNAME', 'embedding_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'embedding_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT embed_distance_support;
 COMMENT ON FUNCTION negative_inner_product(embedding, embedding) IS 'minus the dot product, so that ascending order ranks the largest product first';
 CREATE FUNCTION l2_distance(embedding, embedding) RETURNS double precision
-	AS 'MODULE_PATHNAME', 'embedding_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'embedding_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT embed_distance_support;
 COMMENT ON FUNCTION l2_distance(embedding, embedding) IS 'Euclidean distance between two embeddings';
 CREATE FUNCTION l2_squared_distance(embedding, embedding) RETURNS double precision
-	AS 'MODULE_PATHNAME', 'embedding_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'embedding_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	SUPPORT embed_distance_support;
 COMMENT ON FUNCTION l2_squared_distance(embedding, embedding) IS 'squared Euclidean distance between two embeddings';
 CREATE FUNCTION dims(embedding) RETURNS integer
 	AS 'MODULE_PATHNAME', 'embedding_dims' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
