@@ -42,11 +42,22 @@ SELECT * FROM embed_hnsw_check('docs_v');
 SELECT count(*) AS deleted_returned
 FROM probes, unnest(knn_ids(probes.v, 40)) x WHERE x % 3 = 0 AND x <> 7;
 SELECT avg(overlap(knn_ids(v, 10), exact_ids(v, 10))) >= 9 AS recall_after_delete_ok FROM probes;
--- new rows reuse nothing of the old ones and are found
+-- VACUUM made the deleted elements' places reusable: new rows take them
+-- instead of growing the index, and are found
+CREATE TEMP TABLE size_before AS
+	SELECT pg_relation_size('docs_v') / 8192 AS pages,
+		   (SELECT count(*) FROM docs) AS live;
 INSERT INTO docs
 	SELECT i, i % 10, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 8) WHERE i > 0)::real[]
 	FROM generate_series(2001, 2500) i;
+-- (500 new elements take 9 pages of their own; a few of a level no freed
+-- place has may still need one)
+SELECT pg_relation_size('docs_v') / 8192 - pages <= 3 AS places_reused
+FROM size_before;
+SELECT * FROM embed_hnsw_check('docs_v');
 SELECT avg(overlap(knn_ids(v, 10), exact_ids(v, 10))) >= 9 AS recall_after_insert_ok FROM probes;
+SELECT count(*) AS new_rows_found FROM docs d
+WHERE id > 2000 AND id % 25 = 0 AND id = ANY (knn_ids(d.v, 5));
 -- deleting everything, including the entry point, leaves a usable index
 DELETE FROM docs WHERE id <> 7;
 VACUUM docs;

@@ -71,8 +71,14 @@ typedef enum HnswMetric
 #define HNSW_TUPLE_ELEMENT		1
 #define HNSW_TUPLE_NEIGHBORS	2
 
-/* Element flags. */
+/*
+ * Element flags.  DELETED: its heap tuple is gone (heaptid invalid); it is
+ * walked through but never returned nor linked to.  REUSABLE (always with
+ * DELETED): no neighbour list names it any more, so an insert may
+ * overwrite it in place (see hnswvacuum.c).
+ */
 #define HNSW_ELEMENT_DELETED	0x01
+#define HNSW_ELEMENT_REUSABLE	0x02
 
 /* Build phases for pg_stat_progress_create_index. */
 #define HNSW_PHASE_LOAD			2

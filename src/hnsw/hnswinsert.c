@@ -6,8 +6,10 @@
  * The order of the steps is what makes an insert safe against crashes and
  * concurrent searches without holding more than one page lock at a time:
  *
- *	1. store the element and an empty neighbour tuple on a page; nothing
- *	   points at them yet, so no search can meet a half-made element;
+ *	1. store the element and an empty neighbour tuple on a page, in the
+ *	   place of an element that VACUUM made reusable if there is one of the
+ *	   same level (see ReuseElement); nothing points at them yet, so no
+ *	   search can meet a half-made element;
  *	2. search the graph for its neighbours, level by level;
  *	3. write its own neighbour lists, still unreachable;
  *	4. link it from each chosen neighbour (one WAL record each), which
@@ -25,7 +27,99 @@
 
 #include "embedding.h"
 #include "hnsw.h"
+#include "storage/indexfsm.h"
 #include "utils/memutils.h"
+
+/* Pages of the free space map an insert looks at before extending. */
+#define HNSW_REUSE_TRIES	2
+
+/*
+ * Overwrite an element that VACUUM made reusable (HNSW_ELEMENT_REUSABLE)
+ * with the new one: its pages come from the free space map, and an
+ * element qualifies when its neighbour tuple is on the same page and of
+ * the new element's level, so both tuples keep their sizes and the page
+ * changes in one WAL record.  No neighbour list names a reusable element
+ * (hnswvacuum.c), so, as with a new place, the element is unreachable
+ * until step 4 links it.  A page that still holds reusable elements
+ * after this goes back into the map.
+ */
+static bool
+ReuseElement(Relation index, HnswElementTuple etup, Size esize, int m,
+			 int level, ItemPointer etid, ItemPointer ntid)
+{
+	for (int tries = 0; tries < HNSW_REUSE_TRIES; tries++)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+		OffsetNumber found = InvalidOffsetNumber;
+		bool		more = false;
+
+		if (blkno == InvalidBlockNumber)
+			return false;
+		if (blkno == HNSW_METAPAGE_BLKNO ||
+			blkno >= RelationGetNumberOfBlocks(index))
+			continue;
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		if (maxoff != InvalidOffsetNumber &&
+			HnswPageGetOpaque(page)->flags != HNSW_PAGE_ELEMENT)
+			maxoff = InvalidOffsetNumber;
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			HnswElementTuple e;
+			ItemId		niid;
+			HnswNeighborTuple n;
+
+			if (!ItemIdIsNormal(iid))
+				continue;
+			e = (HnswElementTuple) PageGetItem(page, iid);
+			if (e->type != HNSW_TUPLE_ELEMENT ||
+				!(e->flags & HNSW_ELEMENT_REUSABLE) ||
+				ItemIdGetLength(iid) != esize ||
+				ItemPointerGetBlockNumber(&e->ntid) != blkno ||
+				ItemPointerGetOffsetNumber(&e->ntid) > maxoff)
+				continue;
+			niid = PageGetItemId(page, ItemPointerGetOffsetNumber(&e->ntid));
+			n = ItemIdIsNormal(niid) ? (HnswNeighborTuple) PageGetItem(page, niid) : NULL;
+			if (found == InvalidOffsetNumber && n != NULL &&
+				n->type == HNSW_TUPLE_NEIGHBORS && n->level == level)
+				found = off;
+			else
+				more = true;
+		}
+		if (found != InvalidOffsetNumber)
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			HnswElementTuple e;
+			HnswNeighborTuple n;
+			ItemPointerData keep;
+
+			page = GenericXLogRegisterBuffer(state, buf, 0);
+			e = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, found));
+			keep = e->ntid;
+			memcpy(e, etup, esize);
+			e->ntid = keep;
+			n = (HnswNeighborTuple) PageGetItem(page,
+												PageGetItemId(page, ItemPointerGetOffsetNumber(&keep)));
+			for (int i = 0; i < HnswNeighborSlots(m, level); i++)
+				ItemPointerSetInvalid(&n->slots[i]);
+			GenericXLogFinish(state);
+			ItemPointerSet(etid, blkno, found);
+			*ntid = keep;
+		}
+		UnlockReleaseBuffer(buf);
+		if (more)
+			RecordFreeIndexPage(index, blkno);
+		if (found != InvalidOffsetNumber)
+			return true;
+	}
+	return false;
+}
 
 /*
  * Insert a prepared vector (see HnswPrepareVector) pointing at heaptid.
@@ -63,7 +157,8 @@ HnswInsertVector(Relation index, HnswMetric metric, int m, int efc,
 	ntup->level = level;
 	for (int i = 0; i < HnswNeighborSlots(m, level); i++)
 		ItemPointerSetInvalid(&ntup->slots[i]);
-	HnswPlaceTuples(index, etup, esize, ntup, nsize, &etid, &ntid);
+	if (!ReuseElement(index, etup, esize, m, level, &etid, &ntid))
+		HnswPlaceTuples(index, etup, esize, ntup, nsize, &etid, &ntid);
 
 	HnswReadMeta(index, &meta);
 	if (meta.entryLevel < 0)

@@ -7,7 +7,7 @@
  * ambulkdelete works in four passes over the index:
  *
  *	1. find the elements whose heap tuple is dead (the callback says so)
- *	   and those deleted by an earlier VACUUM; remember the surviving
+ *	   and those deleted by an earlier pass; remember the surviving
  *	   element of the highest level;
  *	2. for every surviving element whose lists name one of those, rebuild
  *	   the list: the surviving old neighbours plus the surviving neighbours
@@ -19,9 +19,23 @@
  * the dead TIDs, so the heap may reuse them.  Passes 2 and 3 keep the
  * graph navigable.  A deleted element keeps its own lists, so a search (or
  * a concurrent insert) that still reaches it through a link made after
- * pass 2 walks on through it; scans never return it, inserts never link
- * to it, and the next VACUUM unlinks it.  The space of deleted elements is
- * not reused (see README.md).
+ * pass 2 walks on through it; scans never return it and inserts never
+ * link to it.
+ *
+ * Space.  amvacuumcleanup, at the end of the same VACUUM, runs the passes
+ * again with no new dead tuples: pass 1 then finds only the elements
+ * deleted so far, pass 2 unlinks them from the lists that an insert
+ * running alongside the first round may still have pointed at them, and
+ * pass 4 marks them reusable and puts their pages in the free space map.
+ * An insert takes such a page from the map and overwrites a reusable
+ * element with its own (hnswinsert.c), so under steady churn the index
+ * stops growing.  The life of an element is thus live -> deleted (first
+ * round) -> reusable (second round) -> live again.  A reusable element is
+ * not in the dead set of later rounds: nothing names it, and an insert may
+ * be filling it while VACUUM runs.  An insert slow enough to span both
+ * rounds could still link to an element that has since been reused; the
+ * link then leads to another valid element, which costs the graph a
+ * little quality and never a wrong answer.
  *
  * src/hnsw/hnswvacuum.c
  *
@@ -33,6 +47,7 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "utils/memutils.h"
 
 typedef struct HnswVacuumState
@@ -42,9 +57,14 @@ typedef struct HnswVacuumState
 	HnswMetaPageData meta;
 	HnswMetric	metric;
 	uint64	   *dead;			/* sorted TID keys of dead elements */
+	bool	   *isnew;			/* dead[i] died since the last round */
 	int			ndead;
 	int			maxdead;
 	int			nnewdead;		/* of which dead since the last VACUUM */
+	bool		promote;		/* pass 4 makes old dead elements reusable */
+	BlockNumber *freepages;		/* pages holding reusable elements */
+	int			nfree;
+	int			maxfree;
 	ItemPointerData best;		/* surviving element of the highest level */
 	int			bestLevel;
 	double		survivors;
@@ -79,6 +99,21 @@ IsDead(HnswVacuumState *vs, ItemPointer tid)
 	return false;
 }
 
+/* Remember that blkno holds reusable elements (pages come in order). */
+static void
+NoteFreePage(HnswVacuumState *vs, BlockNumber blkno)
+{
+	if (vs->nfree > 0 && vs->freepages[vs->nfree - 1] == blkno)
+		return;
+	if (vs->nfree == vs->maxfree)
+	{
+		vs->maxfree *= 2;
+		vs->freepages = repalloc_huge(vs->freepages,
+									  sizeof(BlockNumber) * vs->maxfree);
+	}
+	vs->freepages[vs->nfree++] = blkno;
+}
+
 /*
  * Pass 1.  Pages are read in block order and items in offset order, so
  * the dead keys come out sorted.
@@ -94,6 +129,7 @@ VacuumFindDead(HnswVacuumState *vs, IndexBulkDeleteCallback callback,
 		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
+		bool		hasfree = false;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
@@ -106,17 +142,26 @@ VacuumFindDead(HnswVacuumState *vs, IndexBulkDeleteCallback callback,
 			ItemId		iid = PageGetItemId(page, off);
 			HnswElementTuple etup;
 			bool		dead;
+			bool		isnew;
 
 			if (!ItemIdIsNormal(iid))
 				continue;
 			etup = (HnswElementTuple) PageGetItem(page, iid);
 			if (etup->type != HNSW_TUPLE_ELEMENT)
 				continue;
+			isnew = false;
+			if (etup->flags & HNSW_ELEMENT_REUSABLE)
+			{
+				/* unlinked already, and maybe being refilled: not dead */
+				hasfree = true;
+				continue;
+			}
 			if (etup->flags & HNSW_ELEMENT_DELETED)
 				dead = true;
-			else if (callback(&etup->heaptid, callback_state))
+			else if (callback && callback(&etup->heaptid, callback_state))
 			{
 				dead = true;
+				isnew = true;
 				vs->nnewdead++;
 			}
 			else
@@ -136,11 +181,16 @@ VacuumFindDead(HnswVacuumState *vs, IndexBulkDeleteCallback callback,
 					vs->maxdead *= 2;
 					vs->dead = repalloc_huge(vs->dead,
 											 sizeof(uint64) * vs->maxdead);
+					vs->isnew = repalloc_huge(vs->isnew,
+											  sizeof(bool) * vs->maxdead);
 				}
+				vs->isnew[vs->ndead] = isnew;
 				vs->dead[vs->ndead++] = ((uint64) blkno << 16) | off;
 			}
 		}
 		UnlockReleaseBuffer(buf);
+		if (hasfree)
+			NoteFreePage(vs, blkno);
 	}
 }
 
@@ -326,7 +376,9 @@ VacuumFixEntry(HnswVacuumState *vs)
 }
 
 /*
- * Pass 4: mark the newly dead elements deleted, page by page.
+ * Pass 4: mark the newly dead elements deleted, page by page, and when
+ * promoting, the elements deleted before this round reusable.  Neither
+ * kind can have been refilled since pass 1: only reusable elements are.
  */
 static void
 VacuumMarkDeleted(HnswVacuumState *vs, IndexBulkDeleteResult *stats)
@@ -340,6 +392,7 @@ VacuumMarkDeleted(HnswVacuumState *vs, IndexBulkDeleteResult *stats)
 		Page		page;
 		GenericXLogState *state;
 		bool		changed = false;
+		bool		freed = false;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
@@ -353,34 +406,48 @@ VacuumMarkDeleted(HnswVacuumState *vs, IndexBulkDeleteResult *stats)
 			HnswElementTuple etup;
 
 			etup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
-			if (etup->flags & HNSW_ELEMENT_DELETED)
-				continue;
-			etup->flags |= HNSW_ELEMENT_DELETED;
-			ItemPointerSetInvalid(&etup->heaptid);
-			stats->tuples_removed++;
-			changed = true;
+			if (vs->isnew[i])
+			{
+				if (etup->flags & HNSW_ELEMENT_DELETED)
+					continue;
+				etup->flags |= HNSW_ELEMENT_DELETED;
+				ItemPointerSetInvalid(&etup->heaptid);
+				stats->tuples_removed++;
+				changed = true;
+			}
+			else if (vs->promote && (etup->flags & HNSW_ELEMENT_DELETED) &&
+					 !(etup->flags & HNSW_ELEMENT_REUSABLE) &&
+					 ItemPointerGetBlockNumber(&etup->ntid) == blkno)
+			{
+				/* (a neighbour tuple on a page of its own is not reused) */
+				etup->flags |= HNSW_ELEMENT_REUSABLE;
+				changed = true;
+				freed = true;
+			}
 		}
 		if (changed)
 			GenericXLogFinish(state);
 		else
 			GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
+		if (freed)
+			NoteFreePage(vs, blkno);
 	}
 }
 
 /*
- * ambulkdelete
+ * One round of passes; callback NULL: no new dead tuples, only the
+ * elements deleted so far (then promote makes them reusable).  The pages
+ * holding reusable elements go into the free space map at the end.
  */
-IndexBulkDeleteResult *
-hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
-			   IndexBulkDeleteCallback callback, void *callback_state)
+static void
+VacuumRound(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			IndexBulkDeleteCallback callback, void *callback_state,
+			bool promote)
 {
 	HnswVacuumState vs;
 	MemoryContext ctx;
 	MemoryContext old;
-
-	if (stats == NULL)
-		stats = palloc0(sizeof(IndexBulkDeleteResult));
 
 	ctx = AllocSetContextCreate(CurrentMemoryContext, "embed_hnsw vacuum",
 								ALLOCSET_DEFAULT_SIZES);
@@ -393,6 +460,10 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	HnswReadMeta(info->index, &vs.meta);
 	vs.maxdead = 1024;
 	vs.dead = palloc(sizeof(uint64) * vs.maxdead);
+	vs.isnew = palloc(sizeof(bool) * vs.maxdead);
+	vs.maxfree = 64;
+	vs.freepages = palloc(sizeof(BlockNumber) * vs.maxfree);
+	vs.promote = promote;
 	vs.bestLevel = -1;
 	vs.tmpCtx = AllocSetContextCreate(ctx, "embed_hnsw vacuum page",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -404,6 +475,8 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		VacuumFixEntry(&vs);
 		VacuumMarkDeleted(&vs, stats);
 	}
+	for (int i = 0; i < vs.nfree; i++)
+		RecordFreeIndexPage(info->index, vs.freepages[i]);
 
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	stats->num_index_tuples = vs.survivors;
@@ -411,49 +484,24 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ctx);
+}
+
+/*
+ * ambulkdelete
+ */
+IndexBulkDeleteResult *
+hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	VacuumRound(info, stats, callback, callback_state, false);
 	return stats;
 }
 
 /*
- * Count the live elements, for a VACUUM that deleted nothing.
- */
-static double
-VacuumCount(IndexVacuumInfo *info)
-{
-	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
-	double		n = 0;
-
-	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
-	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber maxoff;
-
-		vacuum_delay_point();
-		buf = ReadBufferExtended(info->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		iid = PageGetItemId(page, off);
-			HnswElementTuple etup;
-
-			if (!ItemIdIsNormal(iid))
-				continue;
-			etup = (HnswElementTuple) PageGetItem(page, iid);
-			if (etup->type == HNSW_TUPLE_ELEMENT &&
-				!(etup->flags & HNSW_ELEMENT_DELETED))
-				n++;
-		}
-		UnlockReleaseBuffer(buf);
-	}
-	return n;
-}
-
-/*
- * amvacuumcleanup
+ * amvacuumcleanup: the second round (see the top of this file), which
+ * also counts the live elements.
  */
 IndexBulkDeleteResult *
 hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -461,10 +509,8 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	if (info->analyze_only)
 		return stats;
 	if (stats == NULL)
-	{
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
-		stats->num_index_tuples = VacuumCount(info);
-		stats->num_pages = RelationGetNumberOfBlocks(info->index);
-	}
+	VacuumRound(info, stats, NULL, NULL, true);
+	IndexFreeSpaceMapVacuum(info->index);
 	return stats;
 }

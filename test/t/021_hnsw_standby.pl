@@ -8,7 +8,8 @@
 # identical answers, not merely similar ones.  The primary builds an index
 # (full-page records), takes inserts (element, neighbour-list and metapage
 # records), deletes and a VACUUM (list repairs, entry point moves, deleted
-# marks); after each step the standby must agree, and its copy must pass
+# and reusable marks), then inserts into the freed places; after each step
+# the standby must agree, and its copy must pass
 # embed_hnsw_check.
 #
 # test/t/021_hnsw_standby.pl
@@ -81,6 +82,17 @@ $primary->safe_psql('postgres', q{
 	VACUUM items;
 });
 compare('after deletes and vacuum');
+
+# inserts now overwrite the places VACUUM freed, in place
+my $pages = $primary->safe_psql('postgres', q{SELECT pg_relation_size('items_v') / 8192});
+$primary->safe_psql('postgres', q{
+	INSERT INTO items
+		SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 16) WHERE i > 0)::real[]
+		FROM generate_series(3001, 3600) i;
+});
+ok($primary->safe_psql('postgres', q{SELECT pg_relation_size('items_v') / 8192}) - $pages <= 3,
+	'the inserts reused freed places');
+compare('after inserts into freed places');
 
 $primary->safe_psql('postgres', 'REINDEX INDEX CONCURRENTLY items_v');
 compare('after reindex concurrently');
