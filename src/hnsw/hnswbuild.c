@@ -225,6 +225,20 @@ BuildDist(HnswBuildState *bs, const float *q, int i)
 	return HnswDistance(bs->metric, q, BuildVec(bs, &bs->elems[i]), bs->dim);
 }
 
+/* How many distances ahead a neighbour's vector is asked for. */
+#define BUILD_PREFETCH_AHEAD	3
+
+/* Ask for every cache line of element i's vector. */
+static inline void
+BuildPrefetchVec(HnswBuildState *bs, int i)
+{
+	const char *v = (const char *) BuildVec(bs, &bs->elems[i]);
+	int			bytes = (int) sizeof(float) * bs->dim;
+
+	for (int off = 0; off < bytes; off += 64)
+		__builtin_prefetch(v + off);
+}
+
 /*
  * Search one level of the in-memory graph; see HnswSearchLayer for the
  * algorithm.  Fills bs->found with the best (at most ef), closest first.
@@ -237,6 +251,8 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 {
 	HnswHeap   *cand = &bs->cand;
 	HnswHeap   *best = &bs->best;
+	int32		pend[2 * HNSW_MAX_M];
+	int			npend;
 	int			n;
 
 	if (++bs->tag == 0)
@@ -273,17 +289,34 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 			LWLockRelease(&bs->locks[c.idx]);
 			list = bs->listbuf;
 		}
+		/*
+		 * The neighbours not met yet.  Their vectors are mostly out of
+		 * cache (a graph of 100 000 x 128 is 80 MB), so the element headers
+		 * are fetched for all of them first, then each vector
+		 * BUILD_PREFETCH_AHEAD distances before it is needed.
+		 */
 		cnt = BuildCount(list);
+		npend = 0;
 		for (int i = 1; i <= cnt; i++)
 		{
 			int			j = list[i];
-			float		d;
 
-			if (i < cnt)
-				__builtin_prefetch(BuildVec(bs, &bs->elems[list[i + 1]]));
 			if (bs->visited[j] == bs->tag)
 				continue;
 			bs->visited[j] = bs->tag;
+			pend[npend++] = j;
+		}
+		for (int k = 0; k < npend; k++)
+			__builtin_prefetch(&bs->elems[pend[k]]);
+		for (int k = 0; k < Min(npend, BUILD_PREFETCH_AHEAD); k++)
+			BuildPrefetchVec(bs, pend[k]);
+		for (int k = 0; k < npend; k++)
+		{
+			int			j = pend[k];
+			float		d;
+
+			if (k + BUILD_PREFETCH_AHEAD < npend)
+				BuildPrefetchVec(bs, pend[k + BUILD_PREFETCH_AHEAD]);
 			d = BuildDist(bs, q, j);
 			if (best->n < ef || d < HnswHeapTop(best).dist)
 			{
@@ -392,6 +425,12 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc, bool force)
 			return false;
 		}
 	}
+
+	/* the loops below read the vectors of the good entries */
+	for (int k = 0; k < good; k++)
+		__builtin_prefetch(&bs->elems[list[1 + k]]);
+	for (int k = 0; k < good; k++)
+		BuildPrefetchVec(bs, list[1 + k]);
 
 	/* is t good? only good entries closer to s than t can say no */
 	for (int k = 0; k < good && ldists[k] < dist; k++)
