@@ -744,6 +744,164 @@ BuildWritePage(HnswBuildState *bs, Page page, BlockNumber expect)
 }
 
 /*
+ * Put t into s's full level-0 list in the place of the farthest entry that
+ * some other list also names (fillers before good entries), so that the
+ * element pushed out stays reachable.  t goes in as a filler, in distance
+ * order.  Returns false if every entry is named by s alone.
+ */
+static bool
+BuildReplaceShared(HnswBuildState *bs, int s, int t, float dist, int32 *indeg)
+{
+	int32	   *list = BuildList(bs, &bs->elems[s], 0);
+	int			cap = HnswListCapacity(bs->m, 0);
+	float	   *ldists = BuildListDists(list, cap);
+	int			n = BuildCount(list);
+	int			good = BuildGood(list);
+	int			victim = -1;
+	int			pos;
+
+	for (int k = n - 1; k >= good && victim < 0; k--)
+		if (indeg[list[1 + k]] > 1)
+			victim = k;
+	for (int k = good - 1; k >= 0 && victim < 0; k--)
+		if (indeg[list[1 + k]] > 1)
+			victim = k;
+	if (victim < 0)
+		return false;
+
+	indeg[list[1 + victim]]--;
+	for (int k = victim; k < n - 1; k++)
+	{
+		list[1 + k] = list[2 + k];
+		ldists[k] = ldists[k + 1];
+	}
+	if (victim < good)
+		good--;
+	n--;
+	/* t among the fillers, by distance */
+	pos = n;
+	while (pos > good && ldists[pos - 1] > dist)
+	{
+		list[1 + pos] = list[pos];
+		ldists[pos] = ldists[pos - 1];
+		pos--;
+	}
+	list[1 + pos] = t;
+	ldists[pos] = dist;
+	BuildSetCount(list, n + 1, good);
+	indeg[t]++;
+	return true;
+}
+
+/*
+ * Later links can push an element out of the last list that named it, so
+ * that no search from the entry point reaches it on level 0 (about one
+ * element in a hundred on 32-dimensional Gaussian data, none measured on
+ * 128-dimensional).  Before the graph is written, every such element gets
+ * a link from an element of its own level-0 list that is reached: the
+ * nearest whose list has room, else the nearest whose list holds an entry
+ * that another list names too, which makes way for it.  A new link can
+ * make reachable what was not, so this goes round until nothing is
+ * stranded or a round links nothing, at most BUILD_RECONNECT_ROUNDS
+ * times.  It runs in the leader alone, after any workers are done.
+ */
+#define BUILD_RECONNECT_ROUNDS	4
+
+static void
+BuildReconnect(HnswBuildState *bs)
+{
+	int		   *queue;
+	int32	   *indeg;
+	int			cap = HnswListCapacity(bs->m, 0);
+
+	if (bs->entry < 0)
+		return;
+	queue = palloc_extended(sizeof(int) * Max(bs->nelems, 1), MCXT_ALLOC_HUGE);
+	indeg = palloc_extended(sizeof(int32) * Max(bs->nelems, 1), MCXT_ALLOC_HUGE);
+	for (int round = 0; round < BUILD_RECONNECT_ROUNDS; round++)
+	{
+		int			head = 0;
+		int			tail = 0;
+		int			linked = 0;
+		int			unreached = 0;
+
+		if (++bs->tag == 0)
+		{
+			memset(bs->visited, 0, sizeof(uint32) * bs->maxelems);
+			bs->tag = 1;
+		}
+		memset(indeg, 0, sizeof(int32) * bs->nelems);
+		for (int i = 0; i < bs->nelems; i++)
+		{
+			int32	   *list;
+
+			if (bs->elems[i].level == HNSW_HOLE)
+				continue;
+			list = BuildList(bs, &bs->elems[i], 0);
+			for (int k = 1; k <= BuildCount(list); k++)
+				indeg[list[k]]++;
+		}
+		queue[tail++] = bs->entry;
+		bs->visited[bs->entry] = bs->tag;
+		while (head < tail)
+		{
+			int32	   *list = BuildList(bs, &bs->elems[queue[head++]], 0);
+
+			for (int k = 1; k <= BuildCount(list); k++)
+			{
+				if (bs->visited[list[k]] == bs->tag)
+					continue;
+				bs->visited[list[k]] = bs->tag;
+				queue[tail++] = list[k];
+			}
+		}
+
+		for (int i = 0; i < bs->nelems; i++)
+		{
+			int32	   *list;
+			float	   *dists;
+			bool		done = false;
+
+			if (bs->visited[i] == bs->tag || bs->elems[i].level == HNSW_HOLE)
+				continue;
+			unreached++;
+			list = BuildList(bs, &bs->elems[i], 0);
+			dists = BuildListDists(list, cap);
+			/* a reached neighbour with room */
+			for (int k = 1; k <= BuildCount(list) && !done; k++)
+			{
+				int			v = list[k];
+
+				if (bs->visited[v] == bs->tag &&
+					BuildCount(BuildList(bs, &bs->elems[v], 0)) < cap)
+				{
+					BuildLink(bs, v, i, dists[k - 1], 0, true);
+					indeg[i]++;
+					done = true;
+				}
+			}
+			/* else one that can make way */
+			for (int k = 1; k <= BuildCount(list) && !done; k++)
+			{
+				int			v = list[k];
+
+				if (bs->visited[v] == bs->tag)
+					done = BuildReplaceShared(bs, v, i, dists[k - 1], indeg);
+			}
+			if (done)
+				linked++;
+		}
+		elog(DEBUG1, "embed_hnsw build: reconnect round %d: %d of %d elements unreached, %d linked",
+			 round + 1, unreached, bs->nelems, linked);
+		if (unreached == 0 || linked == 0)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(indeg);
+	pfree(queue);
+}
+
+/*
  * The order in which elements go onto pages: breadth first over level 0
  * from the entry point, then whatever that did not reach.  A breadth-first
  * order puts the neighbours of an element next to each other, often on one
@@ -822,6 +980,7 @@ BuildFlush(HnswBuildState *bs)
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_WRITE);
 
+	BuildReconnect(bs);
 	order = BuildLayoutOrder(bs, &norder);
 
 	/* pass 1: places */
