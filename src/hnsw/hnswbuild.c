@@ -891,7 +891,8 @@ BuildReconnect(HnswBuildState *bs)
 			if (done)
 				linked++;
 		}
-		elog(DEBUG1, "embed_hnsw build: reconnect round %d: %d of %d elements unreached, %d linked",
+		elog(DEBUG1,
+			 "embed_hnsw build: reconnect round %d: %d of %d unreached, %d linked",
 			 round + 1, unreached, bs->nelems, linked);
 		if (unreached == 0 || linked == 0)
 			break;

@@ -64,10 +64,11 @@ ReuseElement(Relation index, HnswElementTuple etup, Size esize, int m,
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
-		if (maxoff != InvalidOffsetNumber &&
+		if (PageIsNew(page) ||
 			HnswPageGetOpaque(page)->flags != HNSW_PAGE_ELEMENT)
 			maxoff = InvalidOffsetNumber;
+		else
+			maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		iid = PageGetItemId(page, off);
@@ -85,7 +86,9 @@ ReuseElement(Relation index, HnswElementTuple etup, Size esize, int m,
 				ItemPointerGetOffsetNumber(&e->ntid) > maxoff)
 				continue;
 			niid = PageGetItemId(page, ItemPointerGetOffsetNumber(&e->ntid));
-			n = ItemIdIsNormal(niid) ? (HnswNeighborTuple) PageGetItem(page, niid) : NULL;
+			n = NULL;
+			if (ItemIdIsNormal(niid))
+				n = (HnswNeighborTuple) PageGetItem(page, niid);
 			if (found == InvalidOffsetNumber && n != NULL &&
 				n->type == HNSW_TUPLE_NEIGHBORS && n->level == level)
 				found = off;
@@ -98,14 +101,15 @@ ReuseElement(Relation index, HnswElementTuple etup, Size esize, int m,
 			HnswElementTuple e;
 			HnswNeighborTuple n;
 			ItemPointerData keep;
+			OffsetNumber noff;
 
 			page = GenericXLogRegisterBuffer(state, buf, 0);
 			e = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, found));
 			keep = e->ntid;
 			memcpy(e, etup, esize);
 			e->ntid = keep;
-			n = (HnswNeighborTuple) PageGetItem(page,
-												PageGetItemId(page, ItemPointerGetOffsetNumber(&keep)));
+			noff = ItemPointerGetOffsetNumber(&keep);
+			n = (HnswNeighborTuple) PageGetItem(page, PageGetItemId(page, noff));
 			for (int i = 0; i < HnswNeighborSlots(m, level); i++)
 				ItemPointerSetInvalid(&n->slots[i]);
 			GenericXLogFinish(state);
