@@ -287,6 +287,20 @@ CorpusRead(const CorpusSource *src)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", src->relid)));
+	switch (get_rel_relkind(src->relid))
+	{
+		case RELKIND_RELATION:
+		case RELKIND_VIEW:
+		case RELKIND_MATVIEW:
+		case RELKIND_FOREIGN_TABLE:
+		case RELKIND_PARTITIONED_TABLE:
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a table or view", relname),
+					 errhint("The corpus is read with SELECT: name a table, view, materialized view or foreign table.")));
+	}
 	nspname = get_namespace_name(get_rel_namespace(src->relid));
 	CheckColumn(src->relid, src->doc_column, "doc_column");
 	CheckColumn(src->relid, src->pos_column, "pos_column");
