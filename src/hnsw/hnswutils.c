@@ -24,6 +24,7 @@
 
 #include "distance.h"
 #include "hnsw.h"
+#include "storage/buf_internals.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #if PG_VERSION_NUM >= 150000
@@ -450,6 +451,58 @@ HnswReadBufferRecent(Relation index, BlockNumber blkno)
 }
 
 /*
+ * The buffer where blkno was last seen, or InvalidBuffer: only a guess.
+ */
+static inline Buffer
+HnswRecentGuess(Relation index, BlockNumber blkno)
+{
+	HnswRecentBuffers *rb = (HnswRecentBuffers *) index->rd_amcache;
+
+	if (rb == NULL || blkno >= rb->size || RelationUsesLocalBuffers(index))
+		return InvalidBuffer;
+	return rb->bufs[blkno];
+}
+
+/*
+ * Ask the CPU to start fetching what reading the element at off in the
+ * guessed buffer will touch: the buffer header (pinning locks it) and the
+ * page's line pointer.  Nothing is read, so a wrong guess costs only the
+ * fetch.
+ */
+static inline void
+HnswPrefetchHeader(Buffer guess, OffsetNumber off)
+{
+	if (!BufferIsValid(guess))
+		return;
+	__builtin_prefetch(GetBufferDescriptor(guess - 1));
+	__builtin_prefetch(PageGetItemId((Page) BufferGetBlock(guess), off));
+}
+
+/*
+ * Start fetching the element tuple itself.  Its place on the page comes
+ * from the line pointer read without the buffer's lock: the value is used
+ * only as an address to prefetch, never dereferenced, so a torn or stale
+ * read (or a wrong guess) merely fetches the wrong lines.  The locked read
+ * that follows checks everything as usual.
+ */
+static inline void
+HnswPrefetchTuple(Buffer guess, OffsetNumber off, int dim)
+{
+	char	   *page;
+	unsigned	lpoff;
+	Size		len = HnswElementTupleSize(dim);
+
+	if (!BufferIsValid(guess))
+		return;
+	page = (char *) BufferGetBlock(guess);
+	lpoff = ((volatile ItemIdData *) PageGetItemId((Page) page, off))->lp_off;
+	if (lpoff == 0 || lpoff + len > BLCKSZ)
+		return;
+	for (Size o = 0; o < len; o += 64)
+		__builtin_prefetch(page + lpoff + o);
+}
+
+/*
  * Look tid up among the elements already met; returns its position in
  * s->cands or -1, and in *slot the hash slot where it would go.
  */
@@ -559,6 +612,7 @@ HnswSearchLoadMany(HnswSearch *s, ItemPointerData *tids, int n, int *out)
 {
 	int			missing[2 * HNSW_MAX_M];
 	BlockNumber mblk[2 * HNSW_MAX_M];
+	Buffer		mguess[2 * HNSW_MAX_M];
 	int			nmissing = 0;
 
 	Assert(n <= 2 * HNSW_MAX_M);
@@ -574,6 +628,9 @@ HnswSearchLoadMany(HnswSearch *s, ItemPointerData *tids, int n, int *out)
 			if (!HnswBlockInRange(s, blkno))
 				HnswCorrupt(s->index, &tids[i], "link to a block out of range");
 			missing[nmissing] = i;
+			mguess[nmissing] = HnswRecentGuess(s->index, blkno);
+			HnswPrefetchHeader(mguess[nmissing],
+							   ItemPointerGetOffsetNumberNoCheck(&tids[i]));
 			mblk[nmissing++] = blkno;
 		}
 	}
@@ -586,6 +643,17 @@ HnswSearchLoadMany(HnswSearch *s, ItemPointerData *tids, int n, int *out)
 
 		if (blkno == InvalidBlockNumber)
 			continue;
+		/* the next one's tuple arrives while this one is worked on */
+		for (int k = j + 1; k < nmissing; k++)
+		{
+			if (mblk[k] != blkno && mblk[k] != InvalidBlockNumber)
+			{
+				HnswPrefetchTuple(mguess[k],
+								  ItemPointerGetOffsetNumberNoCheck(&tids[missing[k]]),
+								  s->dim);
+				break;
+			}
+		}
 		buf = HnswReadBufferRecent(s->index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		for (int k = j; k < nmissing; k++)
