@@ -227,7 +227,7 @@ HnswScanStart(IndexScanDesc scan)
 	s = HnswSearchCreate(index, so->metric, meta.dim, meta.m, so->query,
 						 false);
 	/* a level-0 search meets about 2m elements per ef; room up front */
-	HnswSearchReserve(s, Min(2 * meta.m * hnsw_ef_search + 256, 1 << 16));
+	HnswSearchReserve(s, Min(2 * meta.m * hnsw_ef_search + 256, 1 << 14));
 	so->search = s;
 	ep = HnswSearchDescend(s, &meta, 0);
 	if (ep < 0)

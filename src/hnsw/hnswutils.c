@@ -389,13 +389,21 @@ HnswCorrupt(Relation index, ItemPointer tid, const char *what)
  * index rewritten) fails the tag check and falls back to ReadBuffer, so
  * the guesses need no invalidation of their own.
  *
+ * A pin taken that way does not raise the buffer's usage count, which the
+ * clock sweep uses to keep hot pages; so one read in HNSW_RECENT_REFRESH
+ * still goes through ReadBuffer, which does, and hot pages keep being
+ * marked hot in proportion to their use.
+ *
  * The guesses live in the index's relcache entry (rd_amcache, in
  * rd_indexcxt), which a relcache flush frees; so it is looked up anew on
  * every call and never kept in a local variable across calls.
  */
+#define HNSW_RECENT_REFRESH		16
+
 typedef struct HnswRecentBuffers
 {
 	BlockNumber size;			/* entries in bufs */
+	uint32		reads;			/* counts reads, for HNSW_RECENT_REFRESH */
 	Buffer		bufs[FLEXIBLE_ARRAY_MEMBER];	/* InvalidBuffer: no guess */
 } HnswRecentBuffers;
 
@@ -409,7 +417,8 @@ HnswReadBufferRecent(Relation index, BlockNumber blkno)
 		return ReadBuffer(index, blkno);
 
 	rb = (HnswRecentBuffers *) index->rd_amcache;
-	if (rb != NULL && blkno < rb->size && BufferIsValid(rb->bufs[blkno]))
+	if (rb != NULL && blkno < rb->size && BufferIsValid(rb->bufs[blkno]) &&
+		++rb->reads % HNSW_RECENT_REFRESH != 0)
 	{
 		buf = rb->bufs[blkno];
 #if PG_VERSION_NUM >= 160000
@@ -438,6 +447,7 @@ HnswReadBufferRecent(Relation index, BlockNumber blkno)
 									 offsetof(HnswRecentBuffers, bufs) +
 									 sizeof(Buffer) * newsize);
 		nrb->size = newsize;
+		nrb->reads = 0;
 		if (rb != NULL)
 		{
 			memcpy(nrb->bufs, rb->bufs, sizeof(Buffer) * rb->size);
@@ -492,7 +502,9 @@ HnswPrefetchTuple(Buffer guess, OffsetNumber off, int dim)
 	unsigned	lpoff;
 	Size		len = HnswElementTupleSize(dim);
 
-	if (!BufferIsValid(guess))
+	/* a damaged link's offset must not send the read off the page */
+	if (!BufferIsValid(guess) || off == InvalidOffsetNumber ||
+		off > MaxIndexTuplesPerPage)
 		return;
 	page = (char *) BufferGetBlock(guess);
 	lpoff = ((volatile ItemIdData *) PageGetItemId((Page) page, off))->lp_off;
