@@ -271,6 +271,7 @@ extern HnswHeapItem HnswHeapPop(HnswHeap *h);
 extern HnswSearch *HnswSearchCreate(Relation index, HnswMetric metric,
 									int dim, int m, const float *query,
 									bool keepVectors);
+extern void HnswSearchReserve(HnswSearch *s, int n);
 extern int	HnswSearchLoad(HnswSearch *s, ItemPointer tid);
 extern int	HnswSearchNeighbors(HnswSearch *s, HnswCand *c, int lc,
 								ItemPointerData *out);

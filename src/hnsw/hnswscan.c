@@ -144,13 +144,29 @@ HnswScanRound(HnswScanOpaque so, int ef)
 				continue;
 			e->visitTag = s->tag;
 			s->evaluated++;
+
+			/*
+			 * No closer than the ef-th best: this round will neither
+			 * expand nor return it.  A plain scan forgets it; an
+			 * iterative one keeps it for the later rounds.
+			 */
+			if (best.n >= ef && e->dist >= HnswHeapTop(&best).dist)
+			{
+				if (so->iterative)
+				{
+					HnswHeapPush(&s->frontier, e->dist, idx);
+					HnswHeapPush(&s->pending, e->dist, idx);
+				}
+				continue;
+			}
 			HnswHeapPush(&s->frontier, e->dist, idx);
 			HnswHeapPush(&best, e->dist, idx);
 			if (best.n > ef)
 			{
 				HnswHeapItem out = HnswHeapPop(&best);
 
-				HnswHeapPush(&s->pending, out.dist, out.idx);
+				if (so->iterative)
+					HnswHeapPush(&s->pending, out.dist, out.idx);
 			}
 		}
 	}
@@ -210,6 +226,8 @@ HnswScanStart(IndexScanDesc scan)
 
 	s = HnswSearchCreate(index, so->metric, meta.dim, meta.m, so->query,
 						 false);
+	/* a level-0 search meets about 2m elements per ef; room up front */
+	HnswSearchReserve(s, Min(2 * meta.m * hnsw_ef_search + 256, 1 << 14));
 	so->search = s;
 	ep = HnswSearchDescend(s, &meta, 0);
 	if (ep < 0)

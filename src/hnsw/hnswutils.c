@@ -24,6 +24,7 @@
 
 #include "distance.h"
 #include "hnsw.h"
+#include "storage/buf_internals.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #if PG_VERSION_NUM >= 150000
@@ -321,6 +322,35 @@ HnswSearchCreate(Relation index, HnswMetric metric, int dim, int m,
 }
 
 /*
+ * Make room for n elements before the search grows its arrays step by
+ * step (each step copies what it holds).  Only for a fresh search.
+ */
+void
+HnswSearchReserve(HnswSearch *s, int n)
+{
+	uint32		hsize = s->hmask + 1;
+
+	Assert(s->ncands == 0);
+	if (n > s->maxcands)
+	{
+		s->maxcands = n;
+		pfree(s->cands);
+		s->cands = palloc(sizeof(HnswCand) * s->maxcands);
+	}
+	while (hsize < (uint32) n * 2 + 2)
+		hsize *= 2;
+	if (hsize != s->hmask + 1)
+	{
+		pfree(s->hkeys);
+		pfree(s->hvals);
+		s->hkeys = palloc(sizeof(uint64) * hsize);
+		s->hvals = palloc(sizeof(int32) * hsize);
+		memset(s->hvals, -1, sizeof(int32) * hsize);
+		s->hmask = hsize - 1;
+	}
+}
+
+/*
  * Is blkno an element page that exists?  The relation's size is asked of
  * the kernel only when the cached size is too small, since a search
  * checks every link it follows.
@@ -344,6 +374,144 @@ HnswCorrupt(Relation index, ItemPointer tid, const char *what)
 					RelationGetRelationName(index), what,
 					ItemPointerGetBlockNumberNoCheck(tid),
 					ItemPointerGetOffsetNumberNoCheck(tid))));
+}
+
+/*
+ * Pinning a page through ReadBuffer looks its block up in the shared
+ * buffer mapping table: a hash computation, a partition lock and, on a big
+ * buffer pool, cache misses on the table, for every element a search
+ * reads.  On data without locality (high-dimensional Gaussian) nearly
+ * every element read is a page read, and that lookup was the largest
+ * single cost of a scan.  So each backend remembers, per block of the
+ * index, the buffer where it last found it, and tries ReadRecentBuffer
+ * there first: that checks the buffer's tag under its header lock and pins
+ * it, without the mapping table.  A stale guess (the page was evicted, the
+ * index rewritten) fails the tag check and falls back to ReadBuffer, so
+ * the guesses need no invalidation of their own.
+ *
+ * A pin taken that way does not raise the buffer's usage count, which the
+ * clock sweep uses to keep hot pages; so one read in HNSW_RECENT_REFRESH
+ * still goes through ReadBuffer, which does, and hot pages keep being
+ * marked hot in proportion to their use.
+ *
+ * The guesses live in the index's relcache entry (rd_amcache, in
+ * rd_indexcxt), which a relcache flush frees; so it is looked up anew on
+ * every call and never kept in a local variable across calls.
+ */
+#define HNSW_RECENT_REFRESH		16
+
+typedef struct HnswRecentBuffers
+{
+	BlockNumber size;			/* entries in bufs */
+	uint32		reads;			/* counts reads, for HNSW_RECENT_REFRESH */
+	Buffer		bufs[FLEXIBLE_ARRAY_MEMBER];	/* InvalidBuffer: no guess */
+} HnswRecentBuffers;
+
+static Buffer
+HnswReadBufferRecent(Relation index, BlockNumber blkno)
+{
+	HnswRecentBuffers *rb;
+	Buffer		buf;
+
+	if (RelationUsesLocalBuffers(index))
+		return ReadBuffer(index, blkno);
+
+	rb = (HnswRecentBuffers *) index->rd_amcache;
+	if (rb != NULL && blkno < rb->size && BufferIsValid(rb->bufs[blkno]) &&
+		++rb->reads % HNSW_RECENT_REFRESH != 0)
+	{
+		buf = rb->bufs[blkno];
+#if PG_VERSION_NUM >= 160000
+		if (ReadRecentBuffer(index->rd_locator, MAIN_FORKNUM, blkno, buf))
+#else
+		if (ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))
+#endif
+			return buf;
+	}
+
+	buf = ReadBuffer(index, blkno);
+
+	/* remember it; ReadBuffer takes no heavyweight lock, rd_amcache holds */
+	rb = (HnswRecentBuffers *) index->rd_amcache;
+	if (rb == NULL || blkno >= rb->size)
+	{
+		BlockNumber newsize = Max(blkno + 1, 1024);
+		HnswRecentBuffers *nrb;
+
+		if (rb != NULL)
+			newsize = Max(newsize, rb->size * 2);
+		/* keep within a palloc chunk: 256 M blocks is more than any index */
+		if (newsize > (MaxAllocSize - offsetof(HnswRecentBuffers, bufs)) / sizeof(Buffer))
+			return buf;
+		nrb = MemoryContextAllocZero(index->rd_indexcxt,
+									 offsetof(HnswRecentBuffers, bufs) +
+									 sizeof(Buffer) * newsize);
+		nrb->size = newsize;
+		nrb->reads = 0;
+		if (rb != NULL)
+		{
+			memcpy(nrb->bufs, rb->bufs, sizeof(Buffer) * rb->size);
+			pfree(rb);
+		}
+		index->rd_amcache = nrb;
+		rb = nrb;
+	}
+	rb->bufs[blkno] = buf;
+	return buf;
+}
+
+/*
+ * The buffer where blkno was last seen, or InvalidBuffer: only a guess.
+ */
+static inline Buffer
+HnswRecentGuess(Relation index, BlockNumber blkno)
+{
+	HnswRecentBuffers *rb = (HnswRecentBuffers *) index->rd_amcache;
+
+	if (rb == NULL || blkno >= rb->size || RelationUsesLocalBuffers(index))
+		return InvalidBuffer;
+	return rb->bufs[blkno];
+}
+
+/*
+ * Ask the CPU to start fetching what reading the element at off in the
+ * guessed buffer will touch: the buffer header (pinning locks it) and the
+ * page's line pointer.  Nothing is read, so a wrong guess costs only the
+ * fetch.
+ */
+static inline void
+HnswPrefetchHeader(Buffer guess, OffsetNumber off)
+{
+	if (!BufferIsValid(guess))
+		return;
+	__builtin_prefetch(GetBufferDescriptor(guess - 1));
+	__builtin_prefetch(PageGetItemId((Page) BufferGetBlock(guess), off));
+}
+
+/*
+ * Start fetching the element tuple itself.  Its place on the page comes
+ * from the line pointer read without the buffer's lock: the value is used
+ * only as an address to prefetch, never dereferenced, so a torn or stale
+ * read (or a wrong guess) merely fetches the wrong lines.  The locked read
+ * that follows checks everything as usual.
+ */
+static inline void
+HnswPrefetchTuple(Buffer guess, OffsetNumber off, int dim)
+{
+	char	   *page;
+	unsigned	lpoff;
+	Size		len = HnswElementTupleSize(dim);
+
+	/* a damaged link's offset must not send the read off the page */
+	if (!BufferIsValid(guess) || off == InvalidOffsetNumber ||
+		off > MaxIndexTuplesPerPage)
+		return;
+	page = (char *) BufferGetBlock(guess);
+	lpoff = ((volatile ItemIdData *) PageGetItemId((Page) page, off))->lp_off;
+	if (lpoff == 0 || lpoff + len > BLCKSZ)
+		return;
+	for (Size o = 0; o < len; o += 64)
+		__builtin_prefetch(page + lpoff + o);
 }
 
 /*
@@ -438,7 +606,7 @@ HnswSearchLoad(HnswSearch *s, ItemPointer tid)
 		return idx;
 	if (!HnswBlockInRange(s, ItemPointerGetBlockNumberNoCheck(tid)))
 		HnswCorrupt(s->index, tid, "link to a block out of range");
-	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(tid));
+	buf = HnswReadBufferRecent(s->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	idx = HnswLoadOnPage(s, buf, tid, slot);
 	UnlockReleaseBuffer(buf);
@@ -446,17 +614,20 @@ HnswSearchLoad(HnswSearch *s, ItemPointer tid)
 }
 
 /*
- * HnswSearchLoad for n elements at once: those not met yet are read in
- * block order, each page once however many of them it holds.  Writes
- * their positions into out.
+ * HnswSearchLoad for n elements at once: each page holding some of those
+ * not met yet is read once for all of them.  Writes their positions into
+ * out.  (Pages are read in the list's order, not sorted: on data without
+ * locality few pages hold two, and sorting cost more than it saved.)
  */
 static void
 HnswSearchLoadMany(HnswSearch *s, ItemPointerData *tids, int n, int *out)
 {
 	int			missing[2 * HNSW_MAX_M];
+	BlockNumber mblk[2 * HNSW_MAX_M];
+	Buffer		mguess[2 * HNSW_MAX_M];
 	int			nmissing = 0;
-	int			j = 0;
 
+	Assert(n <= 2 * HNSW_MAX_M);
 	for (int i = 0; i < n; i++)
 	{
 		uint32		slot;
@@ -464,33 +635,47 @@ HnswSearchLoadMany(HnswSearch *s, ItemPointerData *tids, int n, int *out)
 		out[i] = HnswSearchFind(s, HnswTidKey(&tids[i]), &slot);
 		if (out[i] < 0)
 		{
-			/* insertion sort by TID: lists are short */
-			int			k = nmissing++;
+			BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&tids[i]);
 
-			while (k > 0 && HnswTidKey(&tids[missing[k - 1]]) > HnswTidKey(&tids[i]))
-			{
-				missing[k] = missing[k - 1];
-				k--;
-			}
-			missing[k] = i;
+			if (!HnswBlockInRange(s, blkno))
+				HnswCorrupt(s->index, &tids[i], "link to a block out of range");
+			missing[nmissing] = i;
+			mguess[nmissing] = HnswRecentGuess(s->index, blkno);
+			HnswPrefetchHeader(mguess[nmissing],
+							   ItemPointerGetOffsetNumberNoCheck(&tids[i]));
+			mblk[nmissing++] = blkno;
 		}
 	}
 
-	while (j < nmissing)
+	/* InvalidBlockNumber (never in range) marks those already read */
+	for (int j = 0; j < nmissing; j++)
 	{
-		BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&tids[missing[j]]);
+		BlockNumber blkno = mblk[j];
 		Buffer		buf;
 
-		if (!HnswBlockInRange(s, blkno))
-			HnswCorrupt(s->index, &tids[missing[j]], "link to a block out of range");
-		buf = ReadBuffer(s->index, blkno);
+		if (blkno == InvalidBlockNumber)
+			continue;
+		/* the next one's tuple arrives while this one is worked on */
+		for (int k = j + 1; k < nmissing; k++)
+		{
+			if (mblk[k] != blkno && mblk[k] != InvalidBlockNumber)
+			{
+				HnswPrefetchTuple(mguess[k],
+								  ItemPointerGetOffsetNumberNoCheck(&tids[missing[k]]),
+								  s->dim);
+				break;
+			}
+		}
+		buf = HnswReadBufferRecent(s->index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		for (; j < nmissing &&
-			 ItemPointerGetBlockNumberNoCheck(&tids[missing[j]]) == blkno; j++)
+		for (int k = j; k < nmissing; k++)
 		{
 			uint32		slot;
-			int			i = missing[j];
+			int			i = missing[k];
 
+			if (mblk[k] != blkno)
+				continue;
+			mblk[k] = InvalidBlockNumber;
 			/* a list may name an element twice only if damaged; be safe */
 			out[i] = HnswSearchFind(s, HnswTidKey(&tids[i]), &slot);
 			if (out[i] < 0)
@@ -559,7 +744,7 @@ HnswSearchNeighbors(HnswSearch *s, HnswCand *c, int lc, ItemPointerData *out)
 		return 0;
 	if (!HnswBlockInRange(s, ItemPointerGetBlockNumberNoCheck(&c->ntid)))
 		HnswCorrupt(s->index, &c->ntid, "neighbour tuple out of range");
-	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(&c->ntid));
+	buf = HnswReadBufferRecent(s->index, ItemPointerGetBlockNumber(&c->ntid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	n = HnswCopyList(HnswGetNeighborTuple(s, buf, c, lc), s->m, lc, out);
 	UnlockReleaseBuffer(buf);
