@@ -413,9 +413,11 @@ HnswReadBufferRecent(Relation index, BlockNumber blkno)
 	HnswRecentBuffers *rb;
 	Buffer		buf;
 
-	if (RelationUsesLocalBuffers(index))
+	/* (ReadRecentBuffer is new in PostgreSQL 14) */
+	if (RelationUsesLocalBuffers(index) || PG_VERSION_NUM < 140000)
 		return ReadBuffer(index, blkno);
 
+#if PG_VERSION_NUM >= 140000
 	rb = (HnswRecentBuffers *) index->rd_amcache;
 	if (rb != NULL && blkno < rb->size && BufferIsValid(rb->bufs[blkno]) &&
 		++rb->reads % HNSW_RECENT_REFRESH != 0)
@@ -428,6 +430,7 @@ HnswReadBufferRecent(Relation index, BlockNumber blkno)
 #endif
 			return buf;
 	}
+#endif
 
 	buf = ReadBuffer(index, blkno);
 

@@ -174,22 +174,18 @@ SgnsTrainRange(const SgnsModel *m, SgnsWork *w, const int32 *sen, int len,
 }
 
 /*
- * Fold a participant's private copy of the hot output vectors back into
- * the shared matrix and refresh it.  hot_base holds the shared values as of
- * the previous sync, so hot - hot_base is this participant's own change
- * since then; it is added to the shared values (which meanwhile took the
- * other participants' changes), and hot and hot_base restart from the sum.
+ * Fold a participant's private copy of hot rows back into the shared
+ * matrix and refresh it.  base holds the shared values as of the previous
+ * sync, so hot - base is this participant's own change since then; it is
+ * added to the shared values (which meanwhile took the other
+ * participants' changes), and hot and base restart from the sum.
  * Like every shared update here this takes no lock: two participants
  * folding the same row at the same instant may lose part of one change.
  */
-void
-SgnsHotSync(const SgnsModel *m, SgnsWork *w)
+static void
+SgnsFold(float *restrict shared, float *restrict hot, float *restrict base,
+		 int64 n)
 {
-	int64		n = (int64) w->nhot * m->dim;
-	float	   *restrict shared = m->syn1;
-	float	   *restrict hot = w->hot;
-	float	   *restrict base = w->hot_base;
-
 	for (int64 i = 0; i < n; i++)
 	{
 		float		v = shared[i] + (hot[i] - base[i]);
@@ -198,4 +194,14 @@ SgnsHotSync(const SgnsModel *m, SgnsWork *w)
 		hot[i] = v;
 		base[i] = v;
 	}
+}
+
+/* Fold both matrices' hot rows (see TRAIN_HOT_BYTES in driver.c). */
+void
+SgnsHotSync(const SgnsModel *m, SgnsWork *w)
+{
+	int64		n = (int64) w->nhot * m->dim;
+
+	SgnsFold(m->syn1, w->hot, w->hot_base, n);
+	SgnsFold(m->syn0, w->hot0, w->hot0_base, n);
 }

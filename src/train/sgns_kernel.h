@@ -54,9 +54,11 @@ SGNS_SUFFIX(SgnsStep) (const float *restrict in, float *restrict out,
 	}
 }
 
-/* the output vector of word t: private copy for the hot words */
+/* the vectors of word t: private copies for the hot words */
 #define SGNS_OUT(t) \
 	((t) < nhot ? hot + (int64) (t) * dim : syn1 + (int64) (t) * dim)
+#define SGNS_IN(t) \
+	((t) < nhot ? hot0 + (int64) (t) * dim : syn0 + (int64) (t) * dim)
 
 SGNS_FN_ATTR static int
 SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
@@ -70,6 +72,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 	float	   *restrict syn1 = m->syn1;
 	const int32 nhot = w->nhot;
 	float	   *restrict hot = w->hot;
+	float	   *restrict hot0 = w->hot0;
 	float	   *restrict neu1 = w->neu1;
 	float	   *restrict neu1e = w->neu1e;
 	int			pos;
@@ -93,7 +96,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 
 				if (c == pos)
 					continue;
-				in = syn0 + (int64) sen[c] * dim;
+				in = SGNS_IN(sen[c]);
 				memset(neu1e, 0, sizeof(float) * dim);
 				SGNS_SUFFIX(SgnsStep) (in, SGNS_OUT(word), neu1e,
 									   dim, 1.0f, alpha, w);
@@ -122,7 +125,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 
 				if (c == pos)
 					continue;
-				in = syn0 + (int64) sen[c] * dim;
+				in = SGNS_IN(sen[c]);
 				for (i = 0; i < dim; i++)
 					neu1[i] += in[i];
 				cw++;
@@ -150,7 +153,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 
 				if (c == pos)
 					continue;
-				in = syn0 + (int64) sen[c] * dim;
+				in = SGNS_IN(sen[c]);
 				for (i = 0; i < dim; i++)
 					in[i] += neu1e[i];
 			}
@@ -164,3 +167,4 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 }
 
 #undef SGNS_OUT
+#undef SGNS_IN

@@ -149,13 +149,16 @@ typedef struct SgnsWork
 	int64		pairs;			/* terms in loss */
 
 	/*
-	 * Private copies of the output vectors of words 0 .. nhot - 1 (the most
-	 * frequent), see SgnsHotSync.  nhot = 0: none.  hot_base holds the
-	 * shared values as of the last sync.
+	 * Private copies of the output vectors (hot) and the input vectors
+	 * (hot0) of words 0 .. nhot - 1, the most frequent; see SgnsHotSync.
+	 * nhot = 0: none.  The _base arrays hold the shared values as of the
+	 * last sync.
 	 */
 	int32		nhot;
 	float	   *hot;
 	float	   *hot_base;
+	float	   *hot0;			/* the same for the input vectors */
+	float	   *hot0_base;
 } SgnsWork;
 
 extern void SgnsInit(void);
