@@ -33,7 +33,6 @@
  */
 #include "postgres.h"
 
-#include <float.h>
 #include <sys/mman.h>
 
 #include "access/parallel.h"
@@ -412,23 +411,6 @@ BuildLink(HnswBuildState *bs, int s, int t, float dist, int lc, bool force)
 	n = BuildCount(list);
 	good = BuildGood(list);
 
-	/*
-	 * A full list turns away a candidate farther than all it holds: that
-	 * keeps lists short-ranged, which measured better recall on clustered
-	 * data than letting a distant "good" candidate displace a filler.
-	 */
-	if (n == cap && !force)
-	{
-		float		worst = -FLT_MAX;
-
-		for (int k = 0; k < n; k++)
-			worst = Max(worst, ldists[k]);
-		if (dist >= worst)
-		{
-			BuildUnlock(bs, s);
-			return false;
-		}
-	}
 
 	/* the loops below read the vectors of the good entries */
 	for (int k = 0; k < good; k++)
