@@ -444,7 +444,8 @@ HnswReadBufferRecent(Relation index, BlockNumber blkno)
 		if (rb != NULL)
 			newsize = Max(newsize, rb->size * 2);
 		/* keep within a palloc chunk: 256 M blocks is more than any index */
-		if (newsize > (MaxAllocSize - offsetof(HnswRecentBuffers, bufs)) / sizeof(Buffer))
+		if (newsize > (MaxAllocSize - offsetof(HnswRecentBuffers, bufs)) /
+			sizeof(Buffer))
 			return buf;
 		nrb = MemoryContextAllocZero(index->rd_indexcxt,
 									 offsetof(HnswRecentBuffers, bufs) +
@@ -663,8 +664,10 @@ HnswSearchLoadMany(HnswSearch *s, ItemPointerData *tids, int n, int *out)
 		{
 			if (mblk[k] != blkno && mblk[k] != InvalidBlockNumber)
 			{
+				ItemPointer next = &tids[missing[k]];
+
 				HnswPrefetchTuple(mguess[k],
-								  ItemPointerGetOffsetNumberNoCheck(&tids[missing[k]]),
+								  ItemPointerGetOffsetNumberNoCheck(next),
 								  s->dim);
 				break;
 			}

@@ -124,8 +124,8 @@ typedef struct TrainShared
 	float		alpha;
 	uint64		seed;
 	int			nparticipants;
-	int32		nhot;			/* output rows each participant keeps private */
-	int			hot_sync;		/* centre words between syncs of those */
+	int32		nhot;			/* rows of each matrix a participant keeps
+								 * private, see TRAIN_HOT_BYTES */
 
 	/* sizes */
 	int32		vocab_size;
@@ -456,7 +456,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 					slot->loss += w.loss;
 					slot->pairs += w.pairs;
 					since_sync += to - from;
-					if (w.nhot > 0 && since_sync >= sh->hot_sync)
+					if (w.nhot > 0 && since_sync >= TRAIN_HOT_SYNC)
 					{
 						SgnsHotSync(&m, &w);
 						since_sync = 0;
@@ -766,7 +766,6 @@ embed_train(PG_FUNCTION_ARGS)
 		header.nhot = (int32) Min((int64) corpus->vocab_size,
 								  Max(16, TRAIN_HOT_BYTES /
 									  ((int64) params.dim * sizeof(float))));
-		header.hot_sync = TRAIN_HOT_SYNC;
 	}
 	header.vocab_size = corpus->vocab_size;
 	header.ntokens = corpus->ntokens;
