@@ -77,6 +77,26 @@ SELECT (SELECT a.embedding <=> b.embedding FROM train_cbow a, train_cbow b
 	   (SELECT a.embedding <=> b.embedding FROM train_cbow a, train_cbow b
 		WHERE a.token = 'loan' AND b.token = 'paw') AS loan_debt_closer;
 
+-- two skip-gram workers: with private copies of every row (the default
+-- here), and under a memory limit that leaves no room for copies, so that
+-- every row is shared
+SELECT vocab_size, workers_used BETWEEN 1 AND 2 AS workers_ok
+FROM embed_train('train_tokens', 'train_sg2', dim => 16, "window" => 3,
+				 epochs => 10, min_count => 1, sample => 0, workers => 2);
+SET embed.train_memory_limit = '1MB';
+SELECT vocab_size, workers_used BETWEEN 1 AND 2 AS workers_ok
+FROM embed_train('train_tokens', 'train_sg2s', dim => 16, "window" => 3,
+				 epochs => 10, min_count => 1, sample => 0, workers => 2);
+RESET embed.train_memory_limit;
+SELECT (SELECT a.embedding <=> b.embedding FROM train_sg2 a, train_sg2 b
+		WHERE a.token = 'loan' AND b.token = 'debt') <
+	   (SELECT a.embedding <=> b.embedding FROM train_sg2 a, train_sg2 b
+		WHERE a.token = 'loan' AND b.token = 'paw') AS copies_loan_debt_closer,
+	   (SELECT a.embedding <=> b.embedding FROM train_sg2s a, train_sg2s b
+		WHERE a.token = 'loan' AND b.token = 'debt') <
+	   (SELECT a.embedding <=> b.embedding FROM train_sg2s a, train_sg2s b
+		WHERE a.token = 'loan' AND b.token = 'paw') AS shared_loan_debt_closer;
+
 -- other column names, NULL tokens skipped, min_count drops rare words
 CREATE TABLE train_other (doc text, n bigint, w varchar);
 INSERT INTO train_other

@@ -209,18 +209,16 @@ CheckColumn(Oid relid, const char *column, const char *what)
 						 what, what)));
 }
 
-static void
+static int64
 CheckMemory(const CorpusSource *src, int64 ntokens, int64 nwords,
 			int64 word_bytes)
 {
 	int64		need;
 
-	if (src->memory_limit <= 0)
-		return;
 	need = ntokens * (int64) sizeof(int32) + word_bytes +
 		nwords * (int64) (sizeof(char *) + sizeof(uint32) * 3 +
 						  sizeof(int64));
-	if (need > src->memory_limit)
+	if (src->memory_limit > 0 && need > src->memory_limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("corpus needs more memory than embed.train_memory_limit allows"),
@@ -229,6 +227,7 @@ CheckMemory(const CorpusSource *src, int64 ntokens, int64 nwords,
 						   (long long) (need / 1024),
 						   (long long) (src->memory_limit / 1024)),
 				 errhint("Raise embed.train_memory_limit or train on fewer tokens.")));
+	return need;
 }
 
 static int32 *sort_counts_ids;
@@ -478,8 +477,9 @@ CorpusRead(const CorpusSource *src)
 					 errhint("Lower min_count or train on a larger corpus.")));
 
 		/* the weight matrices come next: will they fit? */
-		CheckMemory(src, ntokens, nwords,
-					word_bytes + (int64) kept * src->bytes_per_word);
+		corpus->memory_bytes =
+			CheckMemory(src, ntokens, nwords,
+						word_bytes + (int64) kept * src->bytes_per_word);
 
 		corpus->vocab_size = kept;
 		corpus->words = MemoryContextAllocHuge(cxt, sizeof(char *) * kept);

@@ -116,9 +116,10 @@ ModelWrite(RangeVar *rv, bool replace, Corpus corpus, const float *syn0,
 		pstrdup(quote_identifier(rv->relname));
 
 	initStringInfo(&sql);
-	if (replace)
+	/* replace: drop the old table (checked to be one); no NOTICE when none */
+	if (replace && OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
 	{
-		appendStringInfo(&sql, "DROP TABLE IF EXISTS %s", qname);
+		appendStringInfo(&sql, "DROP TABLE %s", qname);
 		Exec(sql.data, SPI_OK_UTILITY);
 		resetStringInfo(&sql);
 	}

@@ -198,9 +198,9 @@ SgnsFold(float *restrict shared, float *restrict hot, float *restrict base,
 
 /* Fold both matrices' hot rows (see TRAIN_HOT_BYTES in driver.c). */
 void
-SgnsHotSync(const SgnsModel *m, SgnsWork *w)
+SgnsHotSync(const SgnsModel *m, SgnsWork *w, int32 rows)
 {
-	int64		n = (int64) w->nhot * m->dim;
+	int64		n = (int64) rows * m->dim;
 
 	SgnsFold(m->syn1, w->hot, w->hot_base, n);
 	SgnsFold(m->syn0, w->hot0, w->hot0_base, n);

@@ -70,6 +70,7 @@ typedef struct CorpusData
 	char	  **words;
 	int64	   *counts;
 	double		read_seconds;
+	int64		memory_bytes;	/* counted against embed.train_memory_limit */
 } CorpusData;
 
 typedef CorpusData *Corpus;
@@ -162,7 +163,7 @@ typedef struct SgnsWork
 } SgnsWork;
 
 extern void SgnsInit(void);
-extern void SgnsHotSync(const SgnsModel *m, SgnsWork *w);
+extern void SgnsHotSync(const SgnsModel *m, SgnsWork *w, int32 rows);
 extern int	SgnsTrainRange(const SgnsModel *m, SgnsWork *w,
 						   const int32 *sen, int len, int from, int to,
 						   float alpha);
