@@ -22,4 +22,11 @@ extern double EmbedDistanceCost(int dim);
 extern int	EmbedExprDim(struct Node *arg);
 extern int	EmbedCallDim(struct Node *call);
 
+/*
+ * src/embed.c: ask for transparent huge pages over a large private array
+ * that is read at random (a hint; see EmbedAdviseHugePages).
+ */
+#define EMBED_HUGE_PAGE		((uintptr_t) 2 * 1024 * 1024)
+extern void EmbedAdviseHugePages(void *p, Size len);
+
 #endif							/* EMBED_EMBED_H */

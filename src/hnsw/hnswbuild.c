@@ -33,8 +33,6 @@
  */
 #include "postgres.h"
 
-#include <sys/mman.h>
-
 #include "access/parallel.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -44,6 +42,7 @@
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "distance.h"
+#include "embed.h"
 #include "embedding.h"
 #include "hnsw.h"
 #include "miscadmin.h"
@@ -61,9 +60,6 @@
 #define HNSW_KEY_ELEMS		UINT64CONST(0xE4B0000000000002)
 #define HNSW_KEY_LOCKS		UINT64CONST(0xE4B0000000000003)
 #define HNSW_KEY_ARENA		UINT64CONST(0xE4B0000000000004)
-
-/* The size of a transparent huge page (x86-64 and most others). */
-#define HNSW_HUGE_PAGE		((uintptr_t) 2 * 1024 * 1024)
 
 /* The level of a position whose element was never stored (graph full). */
 #define HNSW_HOLE			0xFF
@@ -1114,24 +1110,6 @@ BuildSpill(HnswBuildState *bs)
 }
 
 /*
- * The search reads the arena at random, one vector here, one there, so
- * with 4 kB pages nearly every vector costs a TLB miss as well as a cache
- * miss.  Where the kernel offers transparent huge pages on request, ask
- * for them over the arena (a hint: errors are ignored).
- */
-static void
-BuildAdviseHugePages(char *p, Size len)
-{
-#if defined(MADV_HUGEPAGE)
-	uintptr_t	start = TYPEALIGN(HNSW_HUGE_PAGE, (uintptr_t) p);
-	uintptr_t	end = TYPEALIGN_DOWN(HNSW_HUGE_PAGE, (uintptr_t) p + len);
-
-	if (end > start)
-		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-#endif
-}
-
-/*
  * A serial build's room for one more element of size bytes: grow the
  * arrays and the arena (doubling; the arena is addressed by offsets, so
  * it may move), or spill to disk when maintenance_work_mem would be
@@ -1189,7 +1167,8 @@ BuildReserve(HnswBuildState *bs, Size size)
 		}
 		bs->base = bs->base ? repalloc_huge(bs->base, newsize) :
 			palloc_extended(newsize, MCXT_ALLOC_HUGE);
-		BuildAdviseHugePages(bs->base, newsize);
+		/* the search reads the arena at random: see EmbedAdviseHugePages */
+		EmbedAdviseHugePages(bs->base, newsize);
 		bs->memUsed += newsize - bs->arenaSize;
 		bs->arenaSize = newsize;
 	}
