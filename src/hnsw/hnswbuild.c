@@ -239,6 +239,20 @@ BuildPrefetchVec(HnswBuildState *bs, int i)
 }
 
 /*
+ * A fresh visited tag: every element counts as unvisited again (the array
+ * is cleared only when the counter wraps).
+ */
+static inline void
+BuildNewTag(HnswBuildState *bs)
+{
+	if (++bs->tag == 0)
+	{
+		memset(bs->visited, 0, sizeof(uint32) * bs->maxelems);
+		bs->tag = 1;
+	}
+}
+
+/*
  * Search one level of the in-memory graph; see HnswSearchLayer for the
  * algorithm.  Fills bs->found with the best (at most ef), closest first.
  * In a parallel build each list is copied under its element's lock, as
@@ -254,11 +268,7 @@ BuildSearchLayer(HnswBuildState *bs, const float *q, HnswHeapItem *entries,
 	int			npend;
 	int			n;
 
-	if (++bs->tag == 0)
-	{
-		memset(bs->visited, 0, sizeof(uint32) * bs->maxelems);
-		bs->tag = 1;
-	}
+	BuildNewTag(bs);
 	cand->n = 0;
 	best->n = 0;
 	for (int i = 0; i < nentries; i++)
@@ -726,6 +736,32 @@ BuildWritePage(HnswBuildState *bs, Page page, BlockNumber expect)
 }
 
 /*
+ * Breadth first over level 0: queue[head, tail) holds visited elements not
+ * yet expanded; appends every element they reach that the current tag has
+ * not marked, marks it, and returns the new tail.  queue needs room for
+ * every element.
+ */
+static int
+BuildWalk(HnswBuildState *bs, int *queue, int head, int tail)
+{
+	while (head < tail)
+	{
+		int32	   *list = BuildList(bs, &bs->elems[queue[head++]], 0);
+
+		for (int k = 1; k <= BuildCount(list); k++)
+		{
+			if (bs->visited[list[k]] == bs->tag)
+				continue;
+			bs->visited[list[k]] = bs->tag;
+			queue[tail++] = list[k];
+		}
+		if ((head & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return tail;
+}
+
+/*
  * Put t into s's full level-0 list in the place of the farthest entry that
  * some other list also names (fillers before good entries), so that the
  * element pushed out stays reachable.  t goes in as a filler, in distance
@@ -798,20 +834,16 @@ BuildReconnect(HnswBuildState *bs)
 
 	if (bs->entry < 0)
 		return;
-	queue = palloc_extended(sizeof(int) * Max(bs->nelems, 1), MCXT_ALLOC_HUGE);
-	indeg = palloc_extended(sizeof(int32) * Max(bs->nelems, 1), MCXT_ALLOC_HUGE);
+	queue = palloc_extended(sizeof(int) * Max(bs->nelems, 1),
+							MCXT_ALLOC_HUGE);
+	indeg = palloc_extended(sizeof(int32) * Max(bs->nelems, 1),
+							MCXT_ALLOC_HUGE);
 	for (int round = 0; round < BUILD_RECONNECT_ROUNDS; round++)
 	{
-		int			head = 0;
-		int			tail = 0;
 		int			linked = 0;
 		int			unreached = 0;
 
-		if (++bs->tag == 0)
-		{
-			memset(bs->visited, 0, sizeof(uint32) * bs->maxelems);
-			bs->tag = 1;
-		}
+		BuildNewTag(bs);
 		memset(indeg, 0, sizeof(int32) * bs->nelems);
 		for (int i = 0; i < bs->nelems; i++)
 		{
@@ -823,20 +855,9 @@ BuildReconnect(HnswBuildState *bs)
 			for (int k = 1; k <= BuildCount(list); k++)
 				indeg[list[k]]++;
 		}
-		queue[tail++] = bs->entry;
+		queue[0] = bs->entry;
 		bs->visited[bs->entry] = bs->tag;
-		while (head < tail)
-		{
-			int32	   *list = BuildList(bs, &bs->elems[queue[head++]], 0);
-
-			for (int k = 1; k <= BuildCount(list); k++)
-			{
-				if (bs->visited[list[k]] == bs->tag)
-					continue;
-				bs->visited[list[k]] = bs->tag;
-				queue[tail++] = list[k];
-			}
-		}
+		BuildWalk(bs, queue, 0, 1);
 
 		for (int i = 0; i < bs->nelems; i++)
 		{
@@ -902,27 +923,13 @@ BuildLayoutOrder(HnswBuildState *bs, int *norder)
 	*norder = 0;
 	if (bs->entry < 0)
 		return order;
-	if (++bs->tag == 0)
-	{
-		memset(bs->visited, 0, sizeof(uint32) * bs->maxelems);
-		bs->tag = 1;
-	}
+	BuildNewTag(bs);
 	order[tail++] = bs->entry;
 	bs->visited[bs->entry] = bs->tag;
 	for (int start = 0;; start++)
 	{
-		while (head < tail)
-		{
-			int32	   *list = BuildList(bs, &bs->elems[order[head++]], 0);
-
-			for (int k = 1; k <= BuildCount(list); k++)
-			{
-				if (bs->visited[list[k]] == bs->tag)
-					continue;
-				bs->visited[list[k]] = bs->tag;
-				order[tail++] = list[k];
-			}
-		}
+		tail = BuildWalk(bs, order, head, tail);
+		head = tail;
 		/* the unreached, if any, seed further passes; holes are skipped */
 		while (start < bs->nelems &&
 			   (bs->visited[start] == bs->tag ||

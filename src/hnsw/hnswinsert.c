@@ -109,7 +109,8 @@ ReuseElement(Relation index, HnswElementTuple etup, Size esize, int m,
 			memcpy(e, etup, esize);
 			e->ntid = keep;
 			noff = ItemPointerGetOffsetNumber(&keep);
-			n = (HnswNeighborTuple) PageGetItem(page, PageGetItemId(page, noff));
+			n = (HnswNeighborTuple) PageGetItem(page,
+												PageGetItemId(page, noff));
 			for (int i = 0; i < HnswNeighborSlots(m, level); i++)
 				ItemPointerSetInvalid(&n->slots[i]);
 			GenericXLogFinish(state);

@@ -416,7 +416,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 		hot_block = MemoryContextAllocHuge(CurrentMemoryContext,
 										   4 * sz + EMBED_HUGE_PAGE);
 		w.hot = (float *) TYPEALIGN(EMBED_HUGE_PAGE, hot_block);
-		EmbedAdviseHugePages((char *) w.hot, 4 * sz);
+		EmbedAdviseHugePages(w.hot, 4 * sz);
 		w.hot_base = w.hot + (Size) w.nhot * m.dim;
 		w.hot0 = w.hot_base + (Size) w.nhot * m.dim;
 		w.hot0_base = w.hot0 + (Size) w.nhot * m.dim;
@@ -855,7 +855,7 @@ embed_train(PG_FUNCTION_ARGS)
 
 		/* on huge pages one worker trains 14% faster (small and medium) */
 		sh = (TrainShared *) TYPEALIGN(EMBED_HUGE_PAGE, block);
-		EmbedAdviseHugePages((char *) sh, header.total_size);
+		EmbedAdviseHugePages(sh, header.total_size);
 	}
 	memcpy(sh, &header, sizeof(TrainShared));
 	TrainFill(sh, corpus, params.sample);
