@@ -431,6 +431,7 @@ TrainParticipant(TrainShared *sh, int participant, TrainProgress *pr)
 
 	w.neu1 = palloc(sizeof(float) * sh->dim);
 	w.neu1e = palloc(sizeof(float) * sh->dim);
+	w.negs = palloc(sizeof(int32) * 2 * sh->negative);
 	sen = palloc(sizeof(int32) * TRAIN_SENTENCE_MAX);
 
 	for (;;)

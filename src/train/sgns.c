@@ -57,6 +57,27 @@ DrawNegative(const SgnsModel *m, uint64 *rng)
 	return ((uint32) r < m->alias_prob[col]) ? col : m->alias_index[col];
 }
 
+/*
+ * Ask for the cache lines of a row of n floats ahead of use, for writing.
+ * Rows are dim * 4 bytes and need not start on a line boundary, so the
+ * line of the last byte is asked for as well.
+ */
+static inline void
+SgnsPrefetchRow(const float *row, int n)
+{
+#ifdef __GNUC__
+	const char *p = (const char *) row;
+	const char *last = p + (int64) n * sizeof(float) - 1;
+
+	for (; p < last; p += 64)
+		__builtin_prefetch(p, 1, 3);
+	__builtin_prefetch(last, 1, 3);
+#else
+	(void) row;
+	(void) n;
+#endif
+}
+
 /* ------------------------------------------------------------------ */
 /* portable instantiation */
 #define SGNS_FN_ATTR

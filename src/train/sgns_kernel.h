@@ -88,21 +88,50 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 					d,
 					i;
 
+		if (pos + 1 < len)
+			SgnsPrefetchRow(SGNS_OUT(sen[pos + 1]), dim);
+
 		if (!m->cbow)
 		{
-			for (c = lo; c <= hi; c++)
-			{
-				float	   *in;
+			/*
+			 * The negatives of the next context word are drawn one step
+			 * early, so that their rows can be fetched while this one is
+			 * trained.  The random numbers are consumed in the same order
+			 * as drawing each just before use would: the result does not
+			 * depend on the look-ahead.
+			 */
+			int32	   *cur = w->negs;
+			int32	   *next = w->negs + negative;
 
-				if (c == pos)
-					continue;
+			c = (lo == pos) ? lo + 1 : lo;
+			if (c <= hi)
+				for (d = 0; d < negative; d++)
+				{
+					cur[d] = DrawNegative(m, &w->rng);
+					SgnsPrefetchRow(SGNS_OUT(cur[d]), dim);
+				}
+			while (c <= hi)
+			{
+				int			cn = (c + 1 == pos) ? c + 2 : c + 1;
+				float	   *in;
+				int32	   *swap;
+
+				if (cn <= hi)
+				{
+					SgnsPrefetchRow(SGNS_IN(sen[cn]), dim);
+					for (d = 0; d < negative; d++)
+					{
+						next[d] = DrawNegative(m, &w->rng);
+						SgnsPrefetchRow(SGNS_OUT(next[d]), dim);
+					}
+				}
 				in = SGNS_IN(sen[c]);
 				memset(neu1e, 0, sizeof(float) * dim);
 				SGNS_SUFFIX(SgnsStep) (in, SGNS_OUT(word), neu1e,
 									   dim, 1.0f, alpha, w);
 				for (d = 0; d < negative; d++)
 				{
-					int32		t = DrawNegative(m, &w->rng);
+					int32		t = cur[d];
 
 					if (t == word)
 						continue;
@@ -111,13 +140,27 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 				}
 				for (i = 0; i < dim; i++)
 					in[i] += neu1e[i];
+				swap = cur;
+				cur = next;
+				next = swap;
+				c = cn;
 			}
 		}
 		else
 		{
+			int32	   *negs = w->negs;
 			int			cw = 0;
 			float		scale;
 
+			if (lo == hi)
+				continue;		/* no context word: nothing to learn */
+
+			/* draw the negatives first and fetch their rows meanwhile */
+			for (d = 0; d < negative; d++)
+			{
+				negs[d] = DrawNegative(m, &w->rng);
+				SgnsPrefetchRow(SGNS_OUT(negs[d]), dim);
+			}
 			memset(neu1, 0, sizeof(float) * dim);
 			for (c = lo; c <= hi; c++)
 			{
@@ -140,7 +183,7 @@ SGNS_SUFFIX(SgnsTrainRange) (const SgnsModel *m, SgnsWork *w,
 								   dim, 1.0f, alpha, w);
 			for (d = 0; d < negative; d++)
 			{
-				int32		t = DrawNegative(m, &w->rng);
+				int32		t = negs[d];
 
 				if (t == word)
 					continue;

@@ -145,6 +145,7 @@ typedef struct SgnsWork
 {
 	float	   *neu1;			/* dim floats */
 	float	   *neu1e;			/* dim floats */
+	int32	   *negs;			/* 2 * negative drawn negatives */
 	uint64		rng;
 	double		loss;			/* sum of -log sigmoid terms */
 	int64		pairs;			/* terms in loss */
