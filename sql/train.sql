@@ -60,6 +60,22 @@ SELECT vocab_size FROM embed_train('train_tokens', 'train_model2', dim => 16,
 	"window" => 3, epochs => 10, min_count => 1, sample => 0, seed => 42);
 SELECT count(*) AS differing FROM train_model a JOIN train_model2 b USING (token)
 WHERE a.embedding <> b.embedding;
+-- the read may sort in parallel: the same model again
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT token::pg_catalog.text, doc_id FROM public.train_tokens ORDER BY doc_id, pos;
+SELECT vocab_size FROM embed_train('train_tokens', 'train_model2', dim => 16,
+	"window" => 3, epochs => 10, min_count => 1, sample => 0, seed => 42,
+	replace => true);
+SELECT count(*) AS differing FROM train_model a JOIN train_model2 b USING (token)
+WHERE a.embedding <> b.embedding;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
 -- and another seed gives another model
 SELECT vocab_size FROM embed_train('train_tokens', 'train_model2', dim => 16,
 	"window" => 3, epochs => 10, min_count => 1, sample => 0, seed => 43,

@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * corpus.c
- *	  Read a token table through an SPI cursor into a vocabulary and an
- *	  encoded corpus.
+ *	  Read a token table through SPI into a vocabulary and an encoded
+ *	  corpus.
  *
  * The table is read once, with the caller's rights, by
  *
  *		SELECT token::text, doc FROM rel ORDER BY doc, pos
  *
- * with every name quoted, fetched in batches from a cursor.  Each token is
+ * with every name quoted, run to completion with its rows sent to a
+ * DestReceiver (so that the planner may sort in parallel; before
+ * PostgreSQL 14, fetched in batches from a cursor).  Each token is
  * looked up in (or added to) an open-addressing hash table and its id
  * appended to one growing int32 array; a change of the document key closes
  * a document.  NULL tokens are skipped.  Afterwards the vocabulary is
@@ -245,6 +247,239 @@ CompareByCount(const void *a, const void *b)
 }
 
 /*
+ * A read in progress.  Rows reach CorpusAddRow either from a DestReceiver
+ * that the executor calls once per row (PostgreSQL 14 and later, where
+ * the query may run as a parallel plan) or from batches of a cursor.
+ */
+typedef struct CorpusBuild
+{
+	DestReceiver pub;			/* must be first */
+	const CorpusSource *src;
+	MemoryContext cxt;
+	TokenHash	h;
+	int32	   *tokens;
+	int64		cap_tokens;
+	int64		ntokens;
+	int64	   *doc_start;
+	int64		cap_docs;
+	int64		ndocs;
+	int64		tokens_read;
+	int64		word_bytes;
+	int64		rows_in_batch;
+	Datum		prev_doc;
+	bool		prev_doc_null;
+	bool		have_prev;
+	bool		doc_byval;
+	int			doc_len;
+	instr_time	start;
+	instr_time	last_report;
+} CorpusBuild;
+
+/* Add one (token, doc) row of the ordered stream. */
+static void
+CorpusAddRow(CorpusBuild *b, Datum tokd, bool isnull, Datum docd,
+			 bool docnull)
+{
+	text	   *tok;
+	int			len;
+	int32		id;
+
+	/* a new document? */
+	if (!b->have_prev || docnull != b->prev_doc_null ||
+		(!docnull &&
+		 !datumIsEqual(docd, b->prev_doc, b->doc_byval, b->doc_len)))
+	{
+		MemoryContext old;
+
+		/* (an empty document, all NULL tokens, is not recorded) */
+		if (b->ndocs == 0 || b->doc_start[b->ndocs - 1] != b->ntokens)
+		{
+			if (b->ndocs + 1 >= b->cap_docs)
+			{
+				b->cap_docs *= 2;
+				b->doc_start = repalloc_huge(b->doc_start,
+											 sizeof(int64) * b->cap_docs);
+			}
+			b->doc_start[b->ndocs++] = b->ntokens;
+		}
+		if (b->have_prev && !b->prev_doc_null && !b->doc_byval)
+			pfree(DatumGetPointer(b->prev_doc));
+		b->prev_doc_null = docnull;
+		old = MemoryContextSwitchTo(b->cxt);
+		b->prev_doc = docnull ? (Datum) 0 :
+			datumCopy(docd, b->doc_byval, b->doc_len);
+		MemoryContextSwitchTo(old);
+		b->have_prev = true;
+	}
+
+	if (isnull)
+		return;
+	tok = (text *) PG_DETOAST_DATUM_PACKED(tokd);
+	len = VARSIZE_ANY_EXHDR(tok);
+	b->tokens_read++;
+	if (len > 0 && len <= CORPUS_MAX_TOKEN_BYTES)
+	{
+		id = TokenHashInsert(b->h, VARDATA_ANY(tok), len);
+		if (b->h->counts[id]++ == 0)
+			b->word_bytes += len + 1;
+		if (b->ntokens == b->cap_tokens)
+		{
+			CheckMemory(b->src, b->cap_tokens * 2, b->h->nentries,
+						b->word_bytes);
+			b->cap_tokens *= 2;
+			b->tokens = repalloc_huge(b->tokens,
+									  sizeof(int32) * b->cap_tokens);
+		}
+		b->tokens[b->ntokens++] = id;
+	}
+	if ((Pointer) tok != DatumGetPointer(tokd))
+		pfree(tok);
+}
+
+/* Every CORPUS_FETCH_ROWS rows: the memory check and the progress lines. */
+static void
+CorpusBatchDone(CorpusBuild *b)
+{
+	instr_time	now;
+
+	b->rows_in_batch = 0;
+	CheckMemory(b->src, b->ntokens, b->h->nentries, b->word_bytes);
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, b->last_report);
+	if (INSTR_TIME_GET_DOUBLE(now) >= 5.0)
+	{
+		INSTR_TIME_SET_CURRENT(b->last_report);
+		now = b->last_report;
+		INSTR_TIME_SUBTRACT(now, b->start);
+		pgstat_progress_update_param(EMBED_PROGRESS_TOKENS_READ,
+									 b->tokens_read);
+		if (b->src->progress)
+			ereport(NOTICE,
+					(errmsg("reading: %lld tokens, %u distinct, %.0f s",
+							(long long) b->tokens_read, b->h->nentries,
+							INSTR_TIME_GET_DOUBLE(now))));
+	}
+}
+
+static void
+CorpusTypeOfDoc(CorpusBuild *b, TupleDesc tupdesc)
+{
+	Form_pg_attribute att = TupleDescAttr(tupdesc, 1);
+
+	b->doc_byval = att->attbyval;
+	b->doc_len = att->attlen;
+}
+
+#if PG_VERSION_NUM >= 140000
+static void
+CorpusStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	CorpusTypeOfDoc((CorpusBuild *) self, typeinfo);
+}
+
+static bool
+CorpusReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
+{
+	CorpusBuild *b = (CorpusBuild *) self;
+
+	slot_getsomeattrs(slot, 2);
+	CorpusAddRow(b, slot->tts_values[0], slot->tts_isnull[0],
+				 slot->tts_values[1], slot->tts_isnull[1]);
+	if (++b->rows_in_batch >= CORPUS_FETCH_ROWS)
+		CorpusBatchDone(b);
+	return true;
+}
+
+static void
+CorpusShutdown(DestReceiver *self)
+{
+}
+
+static void
+CorpusDestroy(DestReceiver *self)
+{
+}
+
+/*
+ * Run the query to completion with the rows sent to CorpusReceiveSlot.
+ * Unlike a cursor's, this execution may use a parallel plan: the sort
+ * behind ORDER BY, most of the read's time on a table without an index
+ * on (doc, pos), is then shared with parallel workers.
+ */
+static void
+CorpusRunQuery(CorpusBuild *b, const char *query)
+{
+	SPIPlanPtr	plan;
+	SPIExecuteOptions options;
+	int			rc;
+
+	plan = SPI_prepare_cursor(query, 0, NULL, CURSOR_OPT_PARALLEL_OK);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s", query,
+			 SPI_result_code_string(SPI_result));
+	b->pub.receiveSlot = CorpusReceiveSlot;
+	b->pub.rStartup = CorpusStartup;
+	b->pub.rShutdown = CorpusShutdown;
+	b->pub.rDestroy = CorpusDestroy;
+	b->pub.mydest = DestNone;
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = &b->pub;
+	rc = SPI_execute_plan_extended(plan, &options);
+	/* (a SELECT whose rows go to another receiver reports SPI_OK_UTILITY) */
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s",
+			 query, SPI_result_code_string(rc));
+	SPI_freeplan(plan);
+}
+#else
+/* Fetch the query's rows in batches from a cursor. */
+static void
+CorpusRunQuery(CorpusBuild *b, const char *query)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		n,
+					i;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, CORPUS_FETCH_ROWS);
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		tt = SPI_tuptable;
+		if (!b->have_prev)
+			CorpusTypeOfDoc(b, tt->tupdesc);
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			bool		docnull;
+			Datum		tokd = heap_getattr(tt->vals[i], 1, tt->tupdesc,
+											&isnull);
+			Datum		docd = heap_getattr(tt->vals[i], 2, tt->tupdesc,
+											&docnull);
+
+			CorpusAddRow(b, tokd, isnull, docd, docnull);
+		}
+		SPI_freetuptable(tt);
+		CorpusBatchDone(b);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+#endif
+
+/*
  * Read the corpus.  The caller is connected to SPI; everything returned is
  * allocated in CurrentMemoryContext at entry.
  */
@@ -253,33 +488,27 @@ CorpusRead(const CorpusSource *src)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Corpus		corpus = palloc0(sizeof(CorpusData));
+	CorpusBuild *b = palloc0(sizeof(CorpusBuild));
 	char	   *nspname;
 	char	   *relname;
 	StringInfoData query;
-	SPIPlanPtr	plan;
-	Portal		portal;
 	TokenHash	h;
-	int64		cap_tokens = 1 << 20;
-	int64		cap_docs = 1 << 12;
 	int32	   *tokens;
-	int64		ntokens = 0;
+	int64		ntokens;
 	int64	   *doc_start;
-	int64		ndocs = 0;
-	int64		tokens_read = 0;
-	int64		word_bytes = 0;
-	Datum		prev_doc = (Datum) 0;
-	bool		prev_doc_null = false;
-	bool		have_prev = false;
-	bool		doc_byval = true;
-	int			doc_len = 0;
+	int64		ndocs;
+	int64		tokens_read;
+	int64		word_bytes;
 	instr_time	start,
-				now,
-				last_report;
+				now;
 	float4		reltuples;
 	HeapTuple	classtup;
 
+	b->src = src;
+	b->cxt = cxt;
 	INSTR_TIME_SET_CURRENT(start);
-	last_report = start;
+	b->start = start;
+	b->last_report = start;
 
 	relname = get_rel_name(src->relid);
 	if (relname == NULL)
@@ -328,115 +557,25 @@ CorpusRead(const CorpusSource *src)
 					 quote_identifier(src->doc_column),
 					 quote_identifier(src->pos_column));
 
-	plan = SPI_prepare(query.data, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
-			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	b->h = TokenHashCreate(cxt, 1 << 14);
+	b->cap_tokens = 1 << 20;
+	b->tokens = MemoryContextAllocHuge(cxt, sizeof(int32) * b->cap_tokens);
+	b->cap_docs = 1 << 12;
+	b->doc_start = MemoryContextAllocHuge(cxt, sizeof(int64) * b->cap_docs);
 
-	h = TokenHashCreate(cxt, 1 << 14);
-	tokens = MemoryContextAllocHuge(cxt, sizeof(int32) * cap_tokens);
-	doc_start = MemoryContextAllocHuge(cxt, sizeof(int64) * cap_docs);
+	CorpusRunQuery(b, query.data);
+	CorpusBatchDone(b);
 
-	for (;;)
-	{
-		SPITupleTable *tt;
-		TupleDesc	tupdesc;
-		uint64		n,
-					i;
-
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, CORPUS_FETCH_ROWS);
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		tt = SPI_tuptable;
-		tupdesc = tt->tupdesc;
-		if (!have_prev)
-		{
-			Form_pg_attribute att = TupleDescAttr(tupdesc, 1);
-
-			doc_byval = att->attbyval;
-			doc_len = att->attlen;
-		}
-
-		for (i = 0; i < n; i++)
-		{
-			HeapTuple	tup = tt->vals[i];
-			bool		isnull;
-			bool		docnull;
-			Datum		tokd;
-			Datum		docd;
-			text	   *tok;
-			int			len;
-			int32		id;
-
-			tokd = heap_getattr(tup, 1, tupdesc, &isnull);
-			docd = heap_getattr(tup, 2, tupdesc, &docnull);
-
-			/* a new document? */
-			if (!have_prev || docnull != prev_doc_null ||
-				(!docnull &&
-				 !datumIsEqual(docd, prev_doc, doc_byval, doc_len)))
-			{
-				/* (an empty document, all NULL tokens, is not recorded) */
-				if (ndocs == 0 || doc_start[ndocs - 1] != ntokens)
-				{
-					if (ndocs + 1 >= cap_docs)
-					{
-						cap_docs *= 2;
-						doc_start = repalloc_huge(doc_start,
-												  sizeof(int64) * cap_docs);
-					}
-					doc_start[ndocs++] = ntokens;
-				}
-				if (have_prev && !prev_doc_null && !doc_byval)
-					pfree(DatumGetPointer(prev_doc));
-				prev_doc_null = docnull;
-				prev_doc = docnull ? (Datum) 0 :
-					datumCopy(docd, doc_byval, doc_len);
-				have_prev = true;
-			}
-
-			if (isnull)
-				continue;
-			tok = (text *) PG_DETOAST_DATUM_PACKED(tokd);
-			len = VARSIZE_ANY_EXHDR(tok);
-			tokens_read++;
-			if (len == 0 || len > CORPUS_MAX_TOKEN_BYTES)
-				continue;
-
-			id = TokenHashInsert(h, VARDATA_ANY(tok), len);
-			if (h->counts[id]++ == 0)
-				word_bytes += len + 1;
-			if (ntokens == cap_tokens)
-			{
-				CheckMemory(src, cap_tokens * 2, h->nentries, word_bytes);
-				cap_tokens *= 2;
-				tokens = repalloc_huge(tokens, sizeof(int32) * cap_tokens);
-			}
-			tokens[ntokens++] = id;
-		}
-		SPI_freetuptable(tt);
-		CheckMemory(src, ntokens, h->nentries, word_bytes);
-
-		INSTR_TIME_SET_CURRENT(now);
-		INSTR_TIME_SUBTRACT(now, last_report);
-		if (INSTR_TIME_GET_DOUBLE(now) >= 5.0)
-		{
-			INSTR_TIME_SET_CURRENT(last_report);
-			now = last_report;
-			INSTR_TIME_SUBTRACT(now, start);
-			pgstat_progress_update_param(EMBED_PROGRESS_TOKENS_READ,
-										 tokens_read);
-			if (src->progress)
-				ereport(NOTICE,
-						(errmsg("reading: %lld tokens, %u distinct, %.0f s",
-								(long long) tokens_read, h->nentries,
-								INSTR_TIME_GET_DOUBLE(now))));
-		}
-	}
-	SPI_cursor_close(portal);
+	h = b->h;
+	tokens = b->tokens;
+	ntokens = b->ntokens;
+	doc_start = b->doc_start;
+	ndocs = b->ndocs;
+	tokens_read = b->tokens_read;
+	word_bytes = b->word_bytes;
+	if (b->have_prev && !b->prev_doc_null && !b->doc_byval)
+		pfree(DatumGetPointer(b->prev_doc));
+	pfree(b);
 	pgstat_progress_update_param(EMBED_PROGRESS_TOKENS_READ, tokens_read);
 
 	if (tokens_read == 0)
