@@ -84,6 +84,40 @@ foreach my $workers (1, 2)
 	is($left, '0', "no parallel worker left, workers=$workers");
 }
 
+# a timeout while the corpus is read, with the sort in parallel workers
+$node->safe_psql('postgres', q{
+	CREATE TABLE big AS
+	SELECT d AS doc_id, p AS pos, 'w' || ((d * p) % 5000) AS token
+	FROM generate_series(1, 20000) d, generate_series(1, 100) p;
+	ANALYZE big});
+{
+	my $t0 = time();
+	my ($ret, $out, $err) = $node->psql(
+		'postgres', q{
+		SET parallel_setup_cost = 0;
+		SET parallel_tuple_cost = 0;
+		SET min_parallel_table_scan_size = 0;
+		SET statement_timeout = '400ms';
+		SELECT * FROM embed_train('big', 'm', epochs => 1, min_count => 1,
+								  progress => false)});
+	my $elapsed = time() - $t0;
+	note(sprintf("timeout during the read took %.3f s", $elapsed));
+	like($err, qr/canceling statement due to statement timeout/,
+		'statement_timeout stops the read');
+	cmp_ok($elapsed, '<', 5, 'read stops promptly');
+	is($node->safe_psql('postgres', "SELECT to_regclass('m') IS NULL"),
+		't', 'no model table left after the read');
+	my $left = 1;
+	for (my $i = 0; $i < 100 && $left; $i++)
+	{
+		$left = $node->safe_psql('postgres',
+			"SELECT count(*) FROM pg_stat_activity "
+			  . "WHERE backend_type = 'parallel worker'");
+		usleep(100_000) if $left;
+	}
+	is($left, '0', 'no parallel worker left after the read');
+}
+
 # a finished run still works after the cancels
 is( $node->safe_psql(
 		'postgres',
