@@ -295,6 +295,36 @@ extern void HnswLinkNeighbor(HnswSearch *s, int target, int lc,
 extern bool HnswUpdateEntry(Relation index, ItemPointer tid, int level,
 							int mode);
 
+/* ---- hnswreach.c ---- */
+
+/* The elements of an index and which of them level 0 reaches. */
+typedef struct HnswReach
+{
+	Relation	index;
+	BufferAccessStrategy strategy;	/* VACUUM's, or NULL */
+	int			m;
+	BlockNumber nblocks;
+	int			nelems;			/* elements that are not reusable */
+	uint64	   *keys;			/* their TIDs as (block << 16 | offset), sorted */
+	ItemPointerData *ntids;		/* their neighbour tuples */
+	uint8	   *flags;			/* HNSW_REACH_* */
+	int		   *queue;			/* of the walk */
+	int			nreached;
+	int			entry;			/* position of the entry point, or -1 */
+} HnswReach;
+
+#define HNSW_REACH_DELETED	0x01
+#define HNSW_REACH_REACHED	0x02
+
+extern HnswReach *HnswReachCompute(Relation index,
+								   BufferAccessStrategy strategy,
+								   Size limit);
+extern int	HnswReachFind(HnswReach *r, ItemPointer tid);
+extern void HnswReachWalk(HnswReach *r, int start);
+extern int	HnswRelinkUnreachable(Relation index,
+								  BufferAccessStrategy strategy,
+								  Size limit);
+
 /* modes of HnswUpdateEntry */
 #define HNSW_ENTRY_IF_EMPTY		1	/* only when the index has none */
 #define HNSW_ENTRY_IF_HIGHER	2	/* only above the current entry level */

@@ -16,7 +16,9 @@
  * disagree; links that lead nowhere or to something that is not an
  * element, to an element of a lower level than the list, to the element
  * itself, or twice from one list; gaps inside a list; an entry point that
- * is missing, deleted or not of the recorded level.  Links to deleted
+ * is missing, deleted or not of the recorded level; and, when nothing else
+ * is wrong, live elements that no level-0 path from the entry point
+ * reaches.  Links to deleted
  * elements are not problems: they exist by design until the next VACUUM.
  *
  * src/hnsw/hnswcheck.c
@@ -372,6 +374,25 @@ CheckPass2(CheckState *cs, Relation index, HnswMetaPageData *meta)
 	}
 }
 
+/*
+ * Pass 3, on an index without other problems: live elements that no
+ * level-0 path from the entry point leads to, which no search can return
+ * (VACUUM links them again; see hnswreach.c).
+ */
+static void
+CheckReach(CheckState *cs, Relation index)
+{
+	HnswReach  *r = HnswReachCompute(index, NULL, 0);
+
+	if (r->entry < 0)
+		return;					/* reported with the entry point */
+	for (int i = 0; i < r->nelems; i++)
+		if (!(r->flags[i] & (HNSW_REACH_REACHED | HNSW_REACH_DELETED)))
+			Report(cs, (BlockNumber) (r->keys[i] >> 16),
+				   (OffsetNumber) (r->keys[i] & 0xFFFF),
+				   "element not reachable from the entry point");
+}
+
 PG_FUNCTION_INFO_V1(embed_hnsw_check);
 Datum
 embed_hnsw_check(PG_FUNCTION_ARGS)
@@ -477,6 +498,8 @@ embed_hnsw_check(PG_FUNCTION_ARGS)
 
 	CheckPass1(&cs, index, &meta);
 	CheckPass2(&cs, index, &meta);
+	if (cs.nproblems == 0)
+		CheckReach(&cs, index);
 
 	relation_close(index, AccessShareLock);
 	return (Datum) 0;

@@ -37,6 +37,10 @@
  * link then leads to another valid element, which costs the graph a
  * little quality and never a wrong answer.
  *
+ * Reach.  Last, amvacuumcleanup links every live element that no level-0
+ * path from the entry point leads to any more (an insert's pruning, or a
+ * repair above, dropped its last incoming link): see hnswreach.c.
+ *
  * src/hnsw/hnswvacuum.c
  *
  *-------------------------------------------------------------------------
@@ -44,6 +48,7 @@
 #include "postgres.h"
 
 #include "commands/vacuum.h"
+#include "postmaster/autovacuum.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -512,5 +517,13 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	VacuumRound(info, stats, NULL, NULL, true);
 	IndexFreeSpaceMapVacuum(info->index);
+	{
+		int			mem_kb = maintenance_work_mem;
+
+		if (IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1)
+			mem_kb = autovacuum_work_mem;
+		HnswRelinkUnreachable(info->index, info->strategy,
+							  (Size) mem_kb * 1024);
+	}
 	return stats;
 }

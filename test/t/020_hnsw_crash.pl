@@ -61,7 +61,9 @@ sub check_index
 {
 	my ($when) = @_;
 
-	is($node->safe_psql('postgres', q{SELECT count(*) FROM embed_hnsw_check('items_v')}),
+	# (an element cut off by an insert, or by the crash, waits for VACUUM)
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM embed_hnsw_check('items_v')
+		WHERE problem <> 'element not reachable from the entry point'}),
 		'0', "$when: no structural problems");
 
 	# every committed row has its element: after VACUUM (which drops the
@@ -144,6 +146,8 @@ $node->safe_psql('postgres', q{
 	VACUUM items;
 });
 check_index('after recovery, inserts and vacuum');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM embed_hnsw_check('items_v')}),
+	'0', 'after VACUUM every element is reachable');
 
 $node->stop;
 done_testing();
