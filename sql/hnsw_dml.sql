@@ -87,6 +87,24 @@ SELECT overlap(
 	(SELECT array_agg(id) FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 10) s),
 	(SELECT array_agg(id) FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY v <=> '[1,0,0,0,0,0,0,0]' OFFSET 0) s)
 		[1:10]) >= 8 AS filtered_recall_ok;
+-- strict_order: every row at least as far as the one before, and the
+-- same rows as relaxed_order less the ones that came out of order
+CREATE TEMP TABLE relaxed AS
+SELECT row_number() OVER () AS n, id, v <=> '[1,0,0,0,0,0,0,0]' AS d
+FROM (SELECT id, v FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 5000) s;
+SET embed.iterative_scan = strict_order;
+CREATE TEMP TABLE strict AS
+SELECT row_number() OVER () AS n, id, v <=> '[1,0,0,0,0,0,0,0]' AS d
+FROM (SELECT id, v FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 5000) s;
+SELECT count(*) FILTER (WHERE d < prev) > 0 AS relaxed_out_of_order
+FROM (SELECT d, lag(d) OVER (ORDER BY n) AS prev FROM relaxed) s;
+SELECT count(*) FILTER (WHERE d < prev) AS strict_out_of_order
+FROM (SELECT d, lag(d) OVER (ORDER BY n) AS prev FROM strict) s;
+SELECT (SELECT count(*) FROM strict) >= 1000 AS strict_goes_on,
+	   (SELECT count(*) FROM strict s WHERE NOT EXISTS
+		   (SELECT 1 FROM relaxed r WHERE r.id = s.id)) AS strict_not_in_relaxed;
+SELECT count(*) AS strict_filtered FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 20) s;
+SET embed.iterative_scan = relaxed_order;
 SET embed.max_scan_tuples = 100;
 SELECT count(*) <= 100 AS bounded FROM (SELECT id FROM docs ORDER BY v <=> '[1,0,0,0,0,0,0,0]' LIMIT 5000) s;
 RESET embed.max_scan_tuples;

@@ -44,6 +44,7 @@ static relopt_kind hnsw_relopt_kind;
 static const struct config_enum_entry iterative_scan_options[] = {
 	{"off", HNSW_ITERATIVE_OFF, false},
 	{"relaxed_order", HNSW_ITERATIVE_RELAXED, false},
+	{"strict_order", HNSW_ITERATIVE_STRICT, false},
 	{NULL, 0, false}
 };
 
@@ -72,7 +73,7 @@ EmbedHnswInit(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("embed.iterative_scan",
 							 "Whether an embed_hnsw scan goes on past embed.ef_search rows.",
-							 "relaxed_order returns further rows in batches; rows of a later batch may be closer than rows of an earlier one.",
+							 "relaxed_order returns further rows in batches, and a row of a later batch may be closer than one of an earlier batch; strict_order skips such rows, so that rows come in order of distance.",
 							 &hnsw_iterative_scan,
 							 HNSW_ITERATIVE_OFF, iterative_scan_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);

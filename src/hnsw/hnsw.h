@@ -180,7 +180,8 @@ typedef struct HnswOptions
 typedef enum HnswIterativeScan
 {
 	HNSW_ITERATIVE_OFF,
-	HNSW_ITERATIVE_RELAXED
+	HNSW_ITERATIVE_RELAXED,
+	HNSW_ITERATIVE_STRICT
 } HnswIterativeScan;
 
 extern int	hnsw_ef_search;

@@ -14,7 +14,11 @@
  * the elements it found but did not return, and each further round
  * returns the next ef_search best of those, expanding the frontier as
  * needed.  Within a round rows come closest first; a later round may
- * return a row closer than one of an earlier round, hence "relaxed".  The
+ * return a row closer than one of an earlier round, hence "relaxed".  With
+ * strict_order such a row is skipped instead: every row returned is at
+ * least as far as the one before, as a sequential scan's sort would have
+ * them, at the price of the skipped rows (a search of a graph meets some
+ * close elements late, and no bound says when it has met them all).  The
  * rounds stop when the graph is exhausted or after embed.max_scan_tuples
  * distance computations.
  *
@@ -41,6 +45,8 @@ typedef struct HnswScanOpaqueData
 	bool		started;
 	bool		exhausted;		/* no further rounds */
 	bool		iterative;
+	bool		strict;			/* skip rows closer than one returned */
+	float		last;			/* internal distance of the last row returned */
 	HnswSearch *search;
 	float	   *query;
 	int		   *results;		/* positions in search->cands, closest first */
@@ -201,6 +207,8 @@ HnswScanStart(IndexScanDesc scan)
 	so->started = true;
 	so->exhausted = true;
 	so->iterative = (hnsw_iterative_scan != HNSW_ITERATIVE_OFF);
+	so->strict = (hnsw_iterative_scan == HNSW_ITERATIVE_STRICT);
+	so->last = -INFINITY;
 
 	if (scan->numberOfOrderBys == 0 ||
 		(scan->orderByData[0].sk_flags & SK_ISNULL))
@@ -281,6 +289,12 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 			if (c->deleted || !ItemPointerIsValid(&c->heaptid))
 				continue;
+			if (so->strict)
+			{
+				if (c->dist < so->last)
+					continue;	/* found after a farther row was returned */
+				so->last = c->dist;
+			}
 			scan->xs_heaptid = c->heaptid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
