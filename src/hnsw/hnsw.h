@@ -152,6 +152,16 @@ typedef HnswNeighborTupleData *HnswNeighborTuple;
 
 #define HnswPageGetOpaque(page) ((HnswPageOpaque) PageGetSpecialPointer(page))
 #define HnswPageGetMeta(page)	((HnswMetaPage) PageGetContents(page))
+
+/* The last item of an element page; InvalidOffsetNumber for other pages. */
+static inline OffsetNumber
+HnswElementPageMaxOffset(Page page)
+{
+	if (PageIsNew(page) ||
+		HnswPageGetOpaque(page)->flags != HNSW_PAGE_ELEMENT)
+		return InvalidOffsetNumber;
+	return PageGetMaxOffsetNumber(page);
+}
 #define HnswElementTupleSize(dim) \
 	MAXALIGN(offsetof(HnswElementTupleData, vec) + sizeof(float4) * (dim))
 #define HnswListCapacity(m, lc) ((lc) == 0 ? 2 * (m) : (m))

@@ -64,11 +64,7 @@ ReuseElement(Relation index, HnswElementTuple etup, Size esize, int m,
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (PageIsNew(page) ||
-			HnswPageGetOpaque(page)->flags != HNSW_PAGE_ELEMENT)
-			maxoff = InvalidOffsetNumber;
-		else
-			maxoff = PageGetMaxOffsetNumber(page);
+		maxoff = HnswElementPageMaxOffset(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		iid = PageGetItemId(page, off);

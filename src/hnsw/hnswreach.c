@@ -125,11 +125,7 @@ ReachListElements(HnswReach *r, Size limit)
 		buf = ReachReadBuffer(r, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		if (PageIsNew(page) ||
-			HnswPageGetOpaque(page)->flags != HNSW_PAGE_ELEMENT)
-			maxoff = InvalidOffsetNumber;
-		else
-			maxoff = PageGetMaxOffsetNumber(page);
+		maxoff = HnswElementPageMaxOffset(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		iid = PageGetItemId(page, off);

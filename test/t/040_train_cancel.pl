@@ -24,6 +24,20 @@ $node->safe_psql('postgres', q{
 		   'w' || (abs(hashint4(d * 1000 + p)) % 50) AS token
 	FROM generate_series(1, 200) d, generate_series(1, 100) p});
 
+# Parallel workers still running, after waiting up to 10 s for them to go.
+sub workers_left
+{
+	my $left = 1;
+	for (my $i = 0; $i < 100 && $left; $i++)
+	{
+		$left = $node->safe_psql('postgres',
+			"SELECT count(*) FROM pg_stat_activity "
+			  . "WHERE backend_type = 'parallel worker'");
+		usleep(100_000) if $left;
+	}
+	return $left;
+}
+
 foreach my $workers (1, 2)
 {
 	my ($out, $err) = ('', '');
@@ -73,15 +87,7 @@ foreach my $workers (1, 2)
 		'0', "progress cleared, workers=$workers");
 
 	# the parallel workers are gone too
-	my $left = 1;
-	for (my $i = 0; $i < 100 && $left; $i++)
-	{
-		$left = $node->safe_psql('postgres',
-			"SELECT count(*) FROM pg_stat_activity "
-			  . "WHERE backend_type = 'parallel worker'");
-		usleep(100_000) if $left;
-	}
-	is($left, '0', "no parallel worker left, workers=$workers");
+	is(workers_left(), '0', "no parallel worker left, workers=$workers");
 }
 
 # a timeout while the corpus is read, with the sort in parallel workers
@@ -107,15 +113,7 @@ $node->safe_psql('postgres', q{
 	cmp_ok($elapsed, '<', 5, 'read stops promptly');
 	is($node->safe_psql('postgres', "SELECT to_regclass('m') IS NULL"),
 		't', 'no model table left after the read');
-	my $left = 1;
-	for (my $i = 0; $i < 100 && $left; $i++)
-	{
-		$left = $node->safe_psql('postgres',
-			"SELECT count(*) FROM pg_stat_activity "
-			  . "WHERE backend_type = 'parallel worker'");
-		usleep(100_000) if $left;
-	}
-	is($left, '0', 'no parallel worker left after the read');
+	is(workers_left(), '0', 'no parallel worker left after the read');
 }
 
 # a finished run still works after the cancels
