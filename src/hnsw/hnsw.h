@@ -317,6 +317,7 @@ typedef struct HnswReach
 	BlockNumber nblocks;
 	int			nelems;			/* elements that are not reusable */
 	uint64	   *keys;			/* their TIDs as (block << 16 | offset), sorted */
+	int		   *blockStart;		/* nblocks + 1: first element of each block */
 	ItemPointerData *ntids;		/* their neighbour tuples */
 	uint8	   *flags;			/* HNSW_REACH_* */
 	int		   *queue;			/* of the walk */

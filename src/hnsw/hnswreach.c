@@ -66,10 +66,16 @@ ReachKey(BlockNumber blkno, OffsetNumber off)
 int
 HnswReachFind(HnswReach *r, ItemPointer tid)
 {
-	uint64		key = ReachKey(ItemPointerGetBlockNumberNoCheck(tid),
-							   ItemPointerGetOffsetNumberNoCheck(tid));
-	int			lo = 0;
-	int			hi = r->nelems - 1;
+	BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(tid);
+	uint64		key = ReachKey(blkno, ItemPointerGetOffsetNumberNoCheck(tid));
+	int			lo;
+	int			hi;
+
+	/* (a page holds a few dozen elements: search only those of its block) */
+	if (blkno >= r->nblocks)
+		return -1;
+	lo = r->blockStart[blkno];
+	hi = r->blockStart[blkno + 1] - 1;
 
 	while (lo <= hi)
 	{
@@ -104,13 +110,16 @@ ReachReadBuffer(HnswReach *r, BlockNumber blkno)
 static bool
 ReachListElements(HnswReach *r, Size limit)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(r->index);
+	BlockNumber nblocks = r->nblocks;
 	int			cap = 1024;
 
 	r->keys = palloc(sizeof(uint64) * cap);
 	r->ntids = palloc(sizeof(ItemPointerData) * cap);
 	r->flags = palloc(sizeof(uint8) * cap);
 	r->nelems = 0;
+	r->blockStart = MemoryContextAllocHuge(CurrentMemoryContext,
+										   sizeof(int) * ((Size) nblocks + 1));
+	r->blockStart[HNSW_METAPAGE_BLKNO] = 0;
 
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
@@ -118,6 +127,7 @@ ReachListElements(HnswReach *r, Size limit)
 		Page		page;
 		OffsetNumber maxoff;
 
+		r->blockStart[blkno] = r->nelems;
 		if (r->strategy)
 			vacuum_delay_point();
 		else
@@ -158,6 +168,7 @@ ReachListElements(HnswReach *r, Size limit)
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	r->blockStart[nblocks] = r->nelems;
 	r->queue = MemoryContextAllocHuge(CurrentMemoryContext,
 									  sizeof(int) * Max(r->nelems, 1));
 	return true;
