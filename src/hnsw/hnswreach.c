@@ -10,9 +10,9 @@
  * build links every such element before it writes the graph; afterwards
  * an insert can strand one: when a neighbour's full list takes the new
  * element, the selection heuristic drops another entry, and if that was
- * the last link to some element, nothing leads there any more (seen on
- * 32-dimensional Gaussian data: about one element in two thousand after
- * inserting three times the built rows).
+ * the last link to some element, nothing leads there any more (on
+ * 32-dimensional Gaussian data, after inserting three times the built
+ * rows: about one element in 3300 at m 16, one in nine at m 4).
  *
  * HnswReachCompute reads every page once to list the elements (the
  * reusable ones left out: nothing names them), then walks level 0
@@ -34,9 +34,9 @@
  * one WAL record, after checking that the list is still what it read (a
  * list that an insert changed meanwhile is read again), and writes x's
  * own list before the link that makes x reachable: a crash in between
- * leaves one link more, never one less.  Elements inserted
- * after the page pass are not in the lists of elements and are neither
- * checked nor used.
+ * leaves one link more, never one less.  Elements inserted after the
+ * page pass are not in the lists of elements and are neither checked nor
+ * used.
  *
  * src/hnsw/hnswreach.c
  *
