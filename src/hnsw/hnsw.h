@@ -200,6 +200,17 @@ extern int	hnsw_max_scan_tuples;
 
 /* ---- search state (hnswutils.c) ---- */
 
+/*
+ * Elements kept on each level above the one searched (see
+ * HnswSearchDescend).  The paper's descent is greedy (one); on 100 000 x
+ * 128 vectors around 100 well-separated centres a greedy descent now and
+ * then lands in the wrong cluster, and level 0 never leaves it: recall@10
+ * 0.9646 / 0.9942 / 0.9962 at ef_search 40 / 160 / 320 with one, 0.9746 /
+ * 0.9980 / 0.9982 with four, for 1-2% more time per query (Gaussian data:
+ * no difference beyond noise).
+ */
+#define HNSW_DESCENT_EF		4
+
 /* One element met during a search, with what the search learnt of it. */
 typedef struct HnswCand
 {
@@ -290,7 +301,7 @@ extern int	HnswSearchExpand(HnswSearch *s, int ci, int lc, int *out);
 extern int	HnswSearchLayer(HnswSearch *s, int *entries, int nentries,
 							int ef, int lc, int *result);
 extern int	HnswSearchDescend(HnswSearch *s, HnswMetaPageData *meta,
-							  int toLevel);
+							  int toLevel, int *entries);
 extern int	HnswSelectNeighbors(HnswMetric metric, int dim,
 								const float *base, float **vecs,
 								float *dists, int n, int keep, int *chosen,

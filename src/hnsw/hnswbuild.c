@@ -21,11 +21,13 @@
  * participant inserts into it while scanning its share of the heap; each
  * element's lists are guarded by an LWLock of its own (see BuildParallel).
  *
- * The in-memory insertion follows the on-disk one in hnswinsert.c (greedy
- * descent, search of ef_construction candidates per level, heuristic
- * selection of up to 2m neighbours on level 0 and m above, links back),
- * except that links back update the neighbour's list incrementally
- * instead of rerunning the heuristic (see BuildLink).
+ * The in-memory insertion follows the on-disk one in hnswinsert.c (a
+ * descent through the levels above the element's, search of
+ * ef_construction candidates per level, heuristic selection of up to 2m
+ * neighbours on level 0 and m above, links back), except that its descent
+ * is greedy (the on-disk one keeps HNSW_DESCENT_EF elements per level) and
+ * links back update the neighbour's list incrementally instead of
+ * rerunning the heuristic (see BuildLink).
  *
  * src/hnsw/hnswbuild.c
  *

@@ -175,8 +175,7 @@ HnswInsertVector(Relation index, HnswMetric metric, int m, int efc,
 	top = Min(level, meta.entryLevel);
 	entries = palloc(sizeof(int) * ef);
 	found = palloc(sizeof(int) * ef);
-	entries[0] = HnswSearchDescend(s, &meta, top);
-	nentries = 1;
+	nentries = HnswSearchDescend(s, &meta, top, entries);
 	for (int lc = top; lc >= 0; lc--)
 	{
 		int			nfound = HnswSearchLayer(s, entries, nentries, ef, lc, found);

@@ -357,7 +357,8 @@ RelinkOne(HnswReach *r, HnswMetric metric, HnswMetaPageData *meta, int efc,
 	ItemPointerData xtid;
 	HnswSearch *s;
 	int			xi;
-	int			ep;
+	int			entries[HNSW_DESCENT_EF];
+	int			nentries;
 	int			ef = Max(efc, r->m);
 	int		   *found = palloc(sizeof(int) * ef);
 	int			nfound;
@@ -376,10 +377,10 @@ RelinkOne(HnswReach *r, HnswMetric metric, HnswMetaPageData *meta, int efc,
 	if (s->cands[xi].deleted)
 		return 0;
 	s->query = s->cands[xi].vec;
-	ep = HnswSearchDescend(s, meta, 0);
-	if (ep < 0)
+	nentries = HnswSearchDescend(s, meta, 0, entries);
+	if (nentries == 0)
 		return 0;
-	nfound = HnswSearchLayer(s, &ep, 1, ef, 0, found);
+	nfound = HnswSearchLayer(s, entries, nentries, ef, 0, found);
 
 	/* a list with room */
 	for (int k = 0; k < nfound && tries < HNSW_RELINK_TRIES; k++)

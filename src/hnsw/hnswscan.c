@@ -202,7 +202,8 @@ HnswScanStart(IndexScanDesc scan)
 	HnswMetaPageData meta;
 	Embedding	q;
 	HnswSearch *s;
-	int			ep;
+	int			entries[HNSW_DESCENT_EF];
+	int			nentries;
 
 	so->started = true;
 	so->exhausted = true;
@@ -237,17 +238,22 @@ HnswScanStart(IndexScanDesc scan)
 	/* a level-0 search meets about 2m elements per ef; room up front */
 	HnswSearchReserve(s, Min(2 * meta.m * hnsw_ef_search + 256, 1 << 14));
 	so->search = s;
-	ep = HnswSearchDescend(s, &meta, 0);
-	if (ep < 0)
+	nentries = HnswSearchDescend(s, &meta, 0, entries);
+	if (nentries == 0)
 		return;
 
 	HnswHeapInit(&s->frontier, false, 256);
 	HnswHeapInit(&s->pending, false, 256);
 	s->tag++;
-	s->cands[ep].visitTag = s->tag;
-	s->evaluated = 1;
-	HnswHeapPush(&s->frontier, s->cands[ep].dist, ep);
-	HnswHeapPush(&s->pending, s->cands[ep].dist, ep);
+	s->evaluated = nentries;
+	for (int i = 0; i < nentries; i++)
+	{
+		int			ep = entries[i];
+
+		s->cands[ep].visitTag = s->tag;
+		HnswHeapPush(&s->frontier, s->cands[ep].dist, ep);
+		HnswHeapPush(&s->pending, s->cands[ep].dist, ep);
+	}
 	so->exhausted = false;
 	HnswScanRound(so, hnsw_ef_search);
 }

@@ -840,26 +840,35 @@ HnswSearchLayer(HnswSearch *s, int *entries, int nentries, int ef, int lc,
 }
 
 /*
- * Greedy descent from the entry point down to level toLevel + 1; returns
- * the index of the closest element found on level toLevel + 1 (the entry
- * for the search of level toLevel), or -1 if the index is empty.
+ * Descent from the entry point down to level toLevel + 1, each level
+ * searched from the closest elements of the one above, keeping its
+ * HNSW_DESCENT_EF closest.  Writes those of level toLevel + 1 (the entries
+ * for the search of level toLevel) into entries, closest first, and
+ * returns their number: 0 if the index is empty.
  */
 int
-HnswSearchDescend(HnswSearch *s, HnswMetaPageData *meta, int toLevel)
+HnswSearchDescend(HnswSearch *s, HnswMetaPageData *meta, int toLevel,
+				  int *entries)
 {
-	int			ep;
+	int			found[HNSW_DESCENT_EF];
+	int			n;
 
 	if (meta->entryLevel < 0 || !ItemPointerIsValid(&meta->entry))
-		return -1;
-	ep = HnswSearchLoad(s, &meta->entry);
+		return 0;
+	entries[0] = HnswSearchLoad(s, &meta->entry);
+	n = 1;
 	for (int lc = meta->entryLevel; lc > toLevel; lc--)
 	{
-		int			best;
+		int			nfound = HnswSearchLayer(s, entries, n, HNSW_DESCENT_EF,
+											 lc, found);
 
-		if (HnswSearchLayer(s, &ep, 1, 1, lc, &best) > 0)
-			ep = best;
+		if (nfound > 0)
+		{
+			memcpy(entries, found, sizeof(int) * nfound);
+			n = nfound;
+		}
 	}
-	return ep;
+	return n;
 }
 
 /*
