@@ -327,7 +327,7 @@ typedef struct HnswReach
 	int			m;
 	BlockNumber nblocks;
 	int			nelems;			/* elements that are not reusable */
-	uint64	   *keys;			/* their TIDs as (block << 16 | offset), sorted */
+	uint64	   *keys;			/* their TIDs, block << 16 | offset, sorted */
 	int		   *blockStart;		/* nblocks + 1: first element of each block */
 	ItemPointerData *ntids;		/* their neighbour tuples */
 	uint8	   *flags;			/* HNSW_REACH_* */

@@ -149,7 +149,8 @@ ReachListElements(HnswReach *r, Size limit)
 				continue;
 			if (r->nelems == cap)
 			{
-				if (limit > 0 && (Size) cap * 2 * REACH_BYTES_PER_ELEMENT > limit)
+				if (limit > 0 &&
+					(Size) cap * 2 * REACH_BYTES_PER_ELEMENT > limit)
 				{
 					UnlockReleaseBuffer(buf);
 					return false;
