@@ -332,7 +332,6 @@ typedef struct HnswReach
 	ItemPointerData *ntids;		/* their neighbour tuples */
 	uint8	   *flags;			/* HNSW_REACH_* */
 	int		   *queue;			/* of the walk */
-	int			nreached;
 	int			entry;			/* position of the entry point, or -1 */
 } HnswReach;
 

@@ -227,11 +227,7 @@ HnswReachWalk(HnswReach *r, int start)
 	int			head = 0;
 	int			tail = 0;
 
-	if (!(r->flags[start] & HNSW_REACH_REACHED))
-	{
-		r->flags[start] |= HNSW_REACH_REACHED;
-		r->nreached++;
-	}
+	r->flags[start] |= HNSW_REACH_REACHED;
 	r->queue[tail++] = start;
 	while (head < tail)
 	{
@@ -254,7 +250,6 @@ HnswReachWalk(HnswReach *r, int start)
 			if (!(r->flags[j] & HNSW_REACH_REACHED))
 			{
 				r->flags[j] |= HNSW_REACH_REACHED;
-				r->nreached++;
 				r->queue[tail++] = j;
 			}
 		}
