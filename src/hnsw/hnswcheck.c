@@ -18,8 +18,8 @@
  * itself, or twice from one list; gaps inside a list; an entry point that
  * is missing, deleted or not of the recorded level; and, when nothing else
  * is wrong, live elements that no level-0 path from the entry point
- * reaches.  Links to deleted
- * elements are not problems: they exist by design until the next VACUUM.
+ * reaches.  Links to deleted elements are not problems: they exist by
+ * design until the next VACUUM.
  *
  * src/hnsw/hnswcheck.c
  *
